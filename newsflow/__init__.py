@@ -1,0 +1,1 @@
+"""The operator's side of newsflow: the ``newsflow`` command, infra setup, the demo."""

@@ -1,0 +1,1 @@
+"""The four stream stages of newsflow; each meets the others only on Kafka topics."""

@@ -1,0 +1,1 @@
+"""cleaner: news.raw → news.clean. Fetched pages become article text and metadata."""

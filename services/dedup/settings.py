@@ -1,0 +1,20 @@
+"""Dedup settings, from ``NEWSFLOW_DEDUP_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+
+class DedupSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_DEDUP_", frozen=True, extra="ignore")
+
+    common: CommonSettings = Field(default_factory=CommonSettings)
+    app_id: str = Field(default="newsflow-dedup", description="also the consumer group")
+    window_days: float = Field(
+        default=30.0, gt=0, description="how long fingerprints are remembered"
+    )
+    batch_size: int = Field(default=200, ge=1)
+    batch_within_s: float = Field(default=0.1, gt=0)

@@ -1,0 +1,123 @@
+"""Wiring of the fetcher: news.feeds → sources table → polls → news.raw.
+
+Sources are spread over workers by the partitions of ``news.feeds``:
+- ``register`` keeps the ``sources`` table (one entry per source id, on the
+  partition of its key) in step with the compacted ``news.feeds`` topic;
+- a timer asks for a poll of each due source of this worker's partitions by
+  sending the source id to the internal ``<app_id>-polls`` topic, which is
+  co-partitioned with ``news.feeds``;
+- ``poll`` polls, emits the new articles, and only then records the source's
+  new state (seen items, validators, next poll) in the ``state`` table.
+
+A worker that dies mid-poll leaves its poll request unacknowledged; the
+worker that takes the partition over polls again. Articles emitted twice that
+way are recognised downstream by their id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import faust
+
+from services.fetcher.fetch import is_due, poll_source
+from services.fetcher.settings import FetcherSettings
+from shared import codec
+from shared.exceptions import PoisonMessage
+from shared.http import HttpClient
+from shared.kafka import Emitter, make_app, raw_topic
+from shared.models import FeedSource
+
+STAGE = "fetcher"
+
+log = logging.getLogger(__name__)
+
+
+def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.App:
+    """The fetcher's Faust app; ``http`` defaults to a client built from settings."""
+    common = settings.common
+    app = make_app(settings.app_id, common)
+    topics = common.topics
+    feeds = raw_topic(app, topics.feeds)
+    polls = raw_topic(app, f"{settings.app_id}-polls", internal=True)
+    sink = raw_topic(app, topics.raw)
+    deadletter = raw_topic(app, topics.deadletter)
+    sources: faust.Table[str, dict[str, Any]] = app.Table("sources", default=None)
+    state: faust.Table[str, dict[str, Any]] = app.Table("state", default=None)
+    client = http or HttpClient(
+        user_agent=settings.user_agent, connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s, max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+    )
+    requested: dict[str, float] = {}  # source id → when a poll was asked for
+
+    @app.agent(feeds)
+    async def register(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            key = event.key.decode() if isinstance(event.key, bytes) else None
+            if not key:
+                continue
+            if not event.value:  # a tombstone: the source was removed
+                sources.pop(key, None)
+                continue
+            try:
+                source = codec.decode(FeedSource, event.value)
+            except PoisonMessage as exc:
+                emitter = Emitter(app, STAGE, deadletter)
+                await emitter.dead_letter(event, exc)
+                await emitter.confirm()
+                continue
+            sources[key] = {"config": source.model_dump(mode="json"),
+                            "partition": event.message.partition}
+
+    @app.timer(settings.tick_s)
+    async def schedule() -> None:
+        now = time.time()
+        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.feeds}
+        for source_id, entry in list(sources.items()):
+            if entry is None or entry["partition"] not in assigned:
+                continue
+            if not entry["config"].get("enabled", True):
+                continue
+            asked = requested.get(source_id)
+            # A request not answered within a minute was lost with a worker:
+            # ask again.
+            if asked is not None and now - asked < 60:
+                continue
+            if is_due(state.get(source_id), now):
+                requested[source_id] = now
+                await polls.send(key=source_id.encode(), value=b"{}")
+
+    @app.agent(polls, concurrency=settings.concurrent_polls)
+    async def poll(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            source_id = event.key.decode() if isinstance(event.key, bytes) else ""
+            entry = sources.get(source_id)
+            current = state.get(source_id)
+            if entry is None or not is_due(current, time.time()):
+                requested.pop(source_id, None)
+                continue
+            source = FeedSource.model_validate(entry["config"])
+            outcome = await poll_source(source, current, client, settings)
+            emitter = Emitter(app, STAGE, deadletter)
+            for article in outcome.articles:
+                await emitter.send(sink, article.id, article)
+            for error in outcome.item_errors:
+                item = json.dumps({"source_id": source_id, "url": error.item.url,
+                                   "guid": error.item.guid, "title": error.item.title})
+                await emitter.dead_letter_bytes(
+                    PoisonMessage(error.reason, error.error), item.encode(),
+                    key=source_id.encode())
+            await emitter.confirm()
+            state[source_id] = outcome.state
+            requested.pop(source_id, None)
+            log.info("polled", extra={"source_id": source_id, "new": len(outcome.articles),
+                                      "errors": len(outcome.item_errors),
+                                      "failures": outcome.state.get("failures", 0)})
+
+
+    return app

@@ -1,0 +1,1 @@
+"""indexer: news.unique → Elasticsearch. Each article once, by id, through any failure."""

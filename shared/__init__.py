@@ -1,0 +1,1 @@
+"""What two or more newsflow stages need: messages, topics, codec, settings, sources."""

@@ -1,0 +1,133 @@
+"""Kafka plumbing every stage shares: the Faust app factory and the emitter.
+
+A stage's agent decodes a batch, calls its pure function, hands the results to
+an :class:`Emitter`, and awaits :meth:`Emitter.confirm` before the batch is
+acknowledged. Faust commits an offset only once its event is acknowledged, so
+nothing leaves the input topic's committed position before every message it
+produced was accepted by the broker: at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from shared import codec
+from shared.deadletter import dead_letter
+from shared.exceptions import PoisonMessage
+from shared.models import Message
+from shared.settings import CommonSettings
+
+__all__ = ["make_app", "raw_topic", "Emitter", "worker_main"]
+
+log = logging.getLogger(__name__)
+
+# Partitions of every topic Faust declares itself (table changelogs, internal
+# topics); the same count as infra/kafka/topics.yaml so tables co-partition
+# with the topics that feed them.
+DEFAULT_PARTITIONS = 8
+
+
+def make_app(app_id: str, common: CommonSettings, **conf: Any) -> faust.App:
+    """A Faust app for one stage, configured for at-least-once processing.
+
+    ``app_id`` is also the consumer group: every worker of a stage uses the
+    same one, so Kafka spreads the stage's partitions over them.
+    """
+    defaults: dict[str, Any] = {
+        "broker": common.kafka_url,
+        "store": "memory://",
+        "topic_partitions": DEFAULT_PARTITIONS,
+        "topic_replication_factor": 1,
+        "topic_allow_declare": True,
+        "consumer_auto_offset_reset": "earliest",
+        # Several workers of a stage may share one host: no fixed web port.
+        "web_enabled": False,
+        "producer_acks": -1,
+        # Commit soon after acks so a killed worker redoes little work.
+        "broker_commit_interval": 1.0,
+        "broker_commit_every": 500,
+        "stream_wait_empty": False,
+        "table_standby_replicas": 0,
+        # Pages may be a few MB; the topics allow 10 MB (infra/kafka/topics.yaml).
+        "producer_max_request_size": 10_485_760,
+    }
+    defaults.update(conf)
+    return faust.App(app_id, **defaults)
+
+
+def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
+    """A topic of undecoded bytes: decoding is ours, so failures can be dead-lettered."""
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                     value_serializer="raw", **kwargs)
+
+
+class Emitter:
+    """Sends messages for one batch and confirms that the broker took them all."""
+
+    def __init__(self, app: faust.App, stage: str, deadletter_topic: faust.TopicT) -> None:
+        self._app = app
+        self._stage = stage
+        self._deadletter = deadletter_topic
+        self._pending: list[Awaitable[Any]] = []
+        self.sent = 0
+        self.dead = 0
+
+    async def send(self, topic: faust.TopicT, key: str, message: Message) -> None:
+        """Queue ``message`` on ``topic`` under ``key``."""
+        fut = await topic.send(key=key.encode("utf-8"), value=codec.encode(message))
+        self._pending.append(fut)
+        self.sent += 1
+
+    async def dead_letter(self, event: EventT, error: PoisonMessage) -> None:
+        """Queue a dead letter for ``event``, with where it came from."""
+        msg = event.message
+        await self.dead_letter_bytes(
+            error,
+            msg.value if isinstance(msg.value, bytes) else None,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            key=msg.key if isinstance(msg.key, bytes) else None,
+        )
+
+    async def dead_letter_bytes(
+        self,
+        error: PoisonMessage,
+        original: bytes | None,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        """Queue a dead letter for ``original``, which did not come from a Kafka event."""
+        letter = dead_letter(self._stage, error, original, topic=topic, partition=partition,
+                             offset=offset, key=key)
+        log.warning(
+            "dead-lettered",
+            extra={"stage": self._stage, "reason": error.reason, "error": str(error)[:500],
+                   "topic": topic, "partition": partition, "offset": offset},
+        )
+        fut = await self._deadletter.send(key=key, value=codec.encode(letter))
+        self._pending.append(fut)
+        self.dead += 1
+
+    async def confirm(self) -> None:
+        """Wait until the broker acknowledged every message queued so far."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+
+def worker_main(app: faust.App, loglevel: str, handlers: list[logging.Handler]) -> None:
+    """Run ``app`` as a worker until it is stopped (SIGTERM/SIGINT)."""
+    app.conf.loghandlers = handlers
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False,
+                          override_logging=True)
+    worker.execute_from_commandline()
