@@ -112,6 +112,16 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 await emitter.dead_letter_bytes(
                     PoisonMessage(error.reason, error.error), item.encode(),
                     key=source_id.encode())
+            if outcome.source_error is not None and outcome.first_failure:
+                # A source that starts failing is reported once per streak
+                # (its health keeps the details); the original is its config,
+                # so a replay onto news.feeds re-registers it after a fix.
+                error = outcome.source_error
+                reason = getattr(error, "reason", "source-failed")
+                await emitter.dead_letter_bytes(
+                    PoisonMessage(reason, f"source {source_id}: {error}"),
+                    source.model_dump_json().encode(), topic=topics.feeds,
+                    key=source_id.encode())
             await emitter.confirm()
             state[source_id] = outcome.state
             requested.pop(source_id, None)

@@ -43,6 +43,10 @@ class PollOutcome:
     articles: list[RawArticle] = field(default_factory=list)
     item_errors: list[ItemError] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    # Set when the source itself failed; ``first_failure`` marks the start of
+    # a streak, which is when an operator should hear of it.
+    source_error: FetchError | PoisonMessage | None = None
+    first_failure: bool = False
 
 
 def is_due(state: dict[str, Any] | None, now: float) -> bool:
@@ -78,7 +82,7 @@ async def poll_source(
                      next_poll_at=now + delay)
         log.warning("source failed", extra={"source_id": source.id, "error": str(exc),
                                             "failures": failures, "retry_in_s": round(delay, 1)})
-        return PollOutcome(state=state)
+        return PollOutcome(state=state, source_error=exc, first_failure=failures == 1)
 
     outcome = PollOutcome()
     seen_set = set(seen)
