@@ -28,11 +28,16 @@ stop:
 
 # The whole suite; the integration and e2e tiers start their own Kafka and
 # Elasticsearch (on other ports than `make run`) and stop them afterwards.
-test: install
+test: install .cache/compose-schema/.fetched
 	$(LOCAL) fetch
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
 
-test-unit: install
+# The Compose Specification's JSON schema, from the docker-compose wheel on PyPI.
+.cache/compose-schema/.fetched:
+	$(BIN)/pip download -q --no-deps -d .cache/compose-schema docker-compose==1.29.2
+	touch $@
+
+test-unit: install .cache/compose-schema/.fetched
 	$(BIN)/pytest -q tests/unit
 
 check: install

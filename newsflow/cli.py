@@ -168,14 +168,55 @@ def demo() -> None:
 
 
 @demo.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=DEMO_PORT, show_default=True)
-def demo_serve(port: int) -> None:
+def demo_serve(host: str, port: int) -> None:
     """Serve the demo site until stopped."""
     from newsflow.demo.server import DemoServer
 
-    server = DemoServer(port=port)
+    server = DemoServer(host=host, port=port)
     click.echo(f"demo site on {server.base_url}")
     server.serve_forever()
+
+
+@demo.command("register")
+@click.option("--base-url", default=f"http://127.0.0.1:{DEMO_PORT}", show_default=True)
+def demo_register(base_url: str) -> None:
+    """Register the demo outlets' feeds in the feed registry."""
+    from newsflow.demo.server import demo_sources
+    from newsflow.feeds import put_sources
+
+    sources = demo_sources(base_url)
+    asyncio.run(put_sources(_common(), sources))
+    click.echo(f"registered {len(sources)} demo feeds at {base_url}")
+
+
+# --- kibana ------------------------------------------------------------------
+
+@main.group()
+def kibana() -> None:
+    """Kibana setup (used by the compose file's init jobs)."""
+
+
+@kibana.command("set-system-password")
+def kibana_set_password() -> None:
+    """Set the kibana_system user's password from KIBANA_PASSWORD."""
+    from newsflow.kibana import KibanaSettings, set_system_password
+
+    settings = KibanaSettings()
+    if settings.kibana_password is None:
+        raise click.ClickException("KIBANA_PASSWORD is not set")
+    set_system_password(_common(), settings.kibana_password)
+    click.echo("kibana_system password set")
+
+
+@kibana.command("import")
+def kibana_import() -> None:
+    """Import the saved objects of infra/kibana into Kibana (overwrites)."""
+    from newsflow.kibana import KibanaSettings, import_saved_objects
+
+    count = import_saved_objects(_common(), KibanaSettings().newsflow_kibana_url)
+    click.echo(f"imported {count} saved objects")
 
 
 @main.command("run-demo")
