@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+import weakref
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.types import EventT
 
 from shared import codec
@@ -23,7 +26,7 @@ from shared.exceptions import PoisonMessage
 from shared.models import Message
 from shared.settings import CommonSettings
 
-__all__ = ["make_app", "raw_topic", "Emitter", "worker_main"]
+__all__ = ["make_app", "raw_topic", "Emitter", "worker_main", "as_current"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,21 @@ def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     """A topic of undecoded bytes: decoding is ours, so failures can be dead-lettered."""
     return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
                      value_serializer="raw", **kwargs)
+
+
+@contextmanager
+def as_current(event: EventT) -> Iterator[None]:
+    """Make ``event`` the current one while handling it from a batch.
+
+    Faust writes a table change to the changelog partition of the current
+    event; ``take_events`` batches do not set one per event, so a stage that
+    keeps a table sets it here (through Faust's own context variable).
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 class Emitter:

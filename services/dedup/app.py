@@ -18,7 +18,7 @@ from services.dedup.exact import TextVerdict, UrlVerdict, text_key, url_verdict,
 from services.dedup.settings import DedupSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
-from shared.kafka import Emitter, make_app, raw_topic
+from shared.kafka import Emitter, as_current, make_app, raw_topic
 from shared.models import CleanArticle, UniqueArticle
 
 STAGE = "dedup"
@@ -49,10 +49,9 @@ def build(settings: DedupSettings) -> faust.App:
                     continue
                 verdict: UrlVerdict = url_verdict(article, urls.get(article.id))
                 if verdict.state is not None:
-                    urls[article.id] = verdict.state
-                if verdict.output is not None:
-                    await emitter.send(sink, article.id, verdict.output)
-                elif verdict.check_text:
+                    with as_current(event):
+                        urls[article.id] = verdict.state
+                if verdict.check_text:
                     await emitter.send(by_text, text_key(article), article)
             await emitter.confirm()
 
@@ -68,7 +67,8 @@ def build(settings: DedupSettings) -> faust.App:
                     continue
                 key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
                 verdict: TextVerdict = text_verdict(article, texts.get(key))
-                texts[key] = verdict.state
+                with as_current(event):
+                    texts[key] = verdict.state
                 await emitter.send(sink, article.id, verdict.output)
             await emitter.confirm()
 

@@ -21,12 +21,11 @@ __all__ = ["UrlVerdict", "TextVerdict", "url_verdict", "text_verdict", "text_key
 class UrlVerdict:
     """What to do with an article after looking up its URL.
 
-    ``state`` is the new table entry (None: leave it); ``output`` is a message
-    to emit now; ``check_text`` says the article goes on to the text check.
+    ``state`` is the new table entry (None: leave it); ``check_text`` says the
+    article goes on to the text check (otherwise it is dropped).
     """
 
     state: dict[str, Any] | None
-    output: UniqueArticle | None
     check_text: bool
 
 
@@ -44,36 +43,34 @@ def text_key(article: CleanArticle) -> str:
 def url_verdict(article: CleanArticle, entry: dict[str, Any] | None) -> UrlVerdict:
     """Decide on ``article`` given the URL table's ``entry`` for its id.
 
-    First sight of a URL: remember it and go on to the text check. The same
-    URL again from a source already counted: a redelivery or a re-fetch, so
-    nothing is emitted. From a new source: an exact duplicate that only adds
-    the source to the document's coverage.
+    The same URL again from a source already counted is a redelivery or a
+    re-fetch: nothing is emitted. Otherwise the article goes on to the text
+    check, which knows which document owns its text (first sight of a URL, or
+    the same URL from another source, which only adds to coverage).
     """
-    if entry is None:
-        return UrlVerdict({"sources": [article.source_id]}, None, check_text=True)
-    sources: list[str] = list(entry.get("sources", []))
+    sources: list[str] = list((entry or {}).get("sources", []))
     if article.source_id in sources:
-        return UrlVerdict(None, None, check_text=False)
+        return UrlVerdict(None, check_text=False)
     sources.append(article.source_id)
-    output = UniqueArticle(
-        kind="exact", article=article, story_id=entry.get("story_id") or article.id,
-        duplicate_of=article.id, similarity=1.0,
-    )
-    return UrlVerdict({**entry, "sources": sources}, output, check_text=False)
+    return UrlVerdict({**(entry or {}), "sources": sources}, check_text=True)
 
 
 def text_verdict(article: CleanArticle, entry: dict[str, Any] | None) -> TextVerdict:
     """Decide on ``article`` given the text table's ``entry`` for its text.
 
-    The first article with a text owns it and is unique; a later article with
-    the same text (another URL) is an exact duplicate of the first. A
-    redelivery of the first article is emitted again as unique: the indexer's
+    The first article with a text owns it and is unique. Any other article
+    with the same text is an exact duplicate of the owner (another URL, or the
+    owner's URL from another source) and only adds to its coverage. A
+    redelivery of the owner is emitted again as unique: the indexer's
     create-by-id makes that harmless.
     """
-    if entry is None or entry.get("id") == article.id:
-        state = entry or {"id": article.id, "story_id": article.id, "sources": [article.source_id]}
+    if entry is None:
+        state = {"id": article.id, "story_id": article.id, "sources": [article.source_id]}
         return TextVerdict(state, UniqueArticle(kind="unique", article=article, story_id=article.id))
     sources = list(entry.get("sources", []))
+    if entry.get("id") == article.id and article.source_id in sources:
+        return TextVerdict(entry, UniqueArticle(kind="unique", article=article,
+                                                story_id=entry["story_id"]))
     if article.source_id not in sources:
         sources.append(article.source_id)
     output = UniqueArticle(
