@@ -23,6 +23,7 @@ from faust.types import EventT
 from shared import codec
 from shared.deadletter import dead_letter
 from shared.exceptions import PoisonMessage
+from shared.logs import logging_config
 from shared.models import Message
 from shared.settings import CommonSettings
 
@@ -143,9 +144,9 @@ class Emitter:
             await asyncio.gather(*pending)
 
 
-def worker_main(app: faust.App, loglevel: str, handlers: list[logging.Handler]) -> None:
+def worker_main(app: faust.App, service: str, common: CommonSettings) -> None:
     """Run ``app`` as a worker until it is stopped (SIGTERM/SIGINT)."""
-    app.conf.loghandlers = handlers
-    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False,
+    app.conf.logging_config = logging_config(service, common.log_format, common.log_level)
+    worker = faust.Worker(app, loglevel=common.log_level, redirect_stdouts=False,
                           override_logging=True)
     worker.execute_from_commandline()

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "handlers"]
+__all__ = ["JsonFormatter", "logging_config"]
 
 # Attributes every LogRecord has; anything else on a record came from
 # ``extra=`` and belongs in the JSON object.
@@ -37,11 +37,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def handlers(service: str, fmt: str) -> list[logging.Handler]:
-    """The log handlers for ``service``: stderr, as JSON lines unless ``fmt`` is 'text'."""
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter(service))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    return [handler]
+def logging_config(service: str, fmt: str, level: str) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for ``service``: one handler on stderr.
+
+    JSON lines unless ``fmt`` is 'text'. Faust and its libraries log through
+    the same root handler, so every line of a worker's log has one shape.
+    """
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter, "service": service} if fmt == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"main": formatter},
+        "handlers": {"main": {"class": "logging.StreamHandler", "formatter": "main",
+                              "stream": "ext://sys.stderr"}},
+        "root": {"level": level.upper(), "handlers": ["main"]},
+    }

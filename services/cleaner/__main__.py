@@ -3,13 +3,12 @@
 from services.cleaner.app import build
 from services.cleaner.settings import CleanerSettings
 from shared.kafka import worker_main
-from shared.logs import handlers
 
 
 def main() -> None:
     settings = CleanerSettings()
     app = build(settings)
-    worker_main(app, settings.common.log_level, handlers("cleaner", settings.common.log_format))
+    worker_main(app, "cleaner", settings.common)
 
 
 if __name__ == "__main__":

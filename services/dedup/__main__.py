@@ -3,13 +3,12 @@
 from services.dedup.app import build
 from services.dedup.settings import DedupSettings
 from shared.kafka import worker_main
-from shared.logs import handlers
 
 
 def main() -> None:
     settings = DedupSettings()
     app = build(settings)
-    worker_main(app, settings.common.log_level, handlers("dedup", settings.common.log_format))
+    worker_main(app, "dedup", settings.common)
 
 
 if __name__ == "__main__":

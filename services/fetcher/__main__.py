@@ -3,13 +3,12 @@
 from services.fetcher.app import build
 from services.fetcher.settings import FetcherSettings
 from shared.kafka import worker_main
-from shared.logs import handlers
 
 
 def main() -> None:
     settings = FetcherSettings()
     app = build(settings)
-    worker_main(app, settings.common.log_level, handlers("fetcher", settings.common.log_format))
+    worker_main(app, "fetcher", settings.common)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,12 @@
 from services.indexer.app import build
 from services.indexer.settings import IndexerSettings
 from shared.kafka import worker_main
-from shared.logs import handlers
 
 
 def main() -> None:
     settings = IndexerSettings()
     app = build(settings)
-    worker_main(app, settings.common.log_level, handlers("indexer", settings.common.log_format))
+    worker_main(app, "indexer", settings.common)
 
 
 if __name__ == "__main__":
