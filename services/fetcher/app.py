@@ -117,9 +117,9 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 # (its health keeps the details); the original is its config,
                 # so a replay onto news.feeds re-registers it after a fix.
                 error = outcome.source_error
-                reason = getattr(error, "reason", "source-failed")
+                detail = error.args[0] if error.args else str(error)
                 await emitter.dead_letter_bytes(
-                    PoisonMessage(reason, f"source {source_id}: {error}"),
+                    PoisonMessage(error.reason, f"source {source_id}: {detail}"),
                     source.model_dump_json().encode(), topic=topics.feeds,
                     key=source_id.encode())
             await emitter.confirm()
