@@ -8,13 +8,12 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from newsflow.topicread import read_topic
-
 from shared import codec
 from shared.exceptions import PoisonMessage
 from shared.models import FeedSource
 from shared.settings import CommonSettings
 
-__all__ = ["put_sources", "remove_sources", "list_sources", "load_sources_file"]
+__all__ = ["list_sources", "load_sources_file", "put_sources", "remove_sources"]
 
 
 async def put_sources(common: CommonSettings, sources: list[FeedSource]) -> None:

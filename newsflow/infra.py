@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 from newsflow.paths import TEMPLATE_FILE, TOPICS_FILE
 from shared.settings import CommonSettings
 
-__all__ = ["TopicSpec", "load_topics", "apply_topics", "apply_index", "template_body"]
+__all__ = ["TopicSpec", "apply_index", "apply_topics", "load_topics", "template_body"]
 
 
 @dataclass(frozen=True)

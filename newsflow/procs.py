@@ -6,6 +6,7 @@ the run directory and signals only those processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from newsflow.paths import RUN_DIR
 
-__all__ = ["STAGES", "parse_workers", "start", "start_stages", "stop_all", "running"]
+__all__ = ["STAGES", "parse_workers", "running", "start", "start_stages", "stop_all"]
 
 STAGES = ("fetcher", "cleaner", "dedup", "indexer")
 
@@ -102,10 +103,8 @@ def stop_all(run_dir: Path = RUN_DIR, timeout_s: float = 15.0) -> list[str]:
                 del pids[pid_file]
         time.sleep(0.1)
     for pid_file, pid in pids.items():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         stopped.append(pid_file.stem)
         pid_file.unlink(missing_ok=True)
     return stopped

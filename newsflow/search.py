@@ -6,7 +6,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-__all__ = ["search", "build_query"]
+__all__ = ["build_query", "search"]
 
 # Title matches count more than body matches: a headline states the story.
 _FIELDS = ["title^3", "title.std^2", "text", "text.std", "description"]

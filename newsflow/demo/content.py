@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["Article", "Outlet", "OUTLETS", "ARTICLES", "SYNDICATED"]
+__all__ = ["ARTICLES", "OUTLETS", "SYNDICATED", "Article", "Outlet"]
 
 
 @dataclass(frozen=True)

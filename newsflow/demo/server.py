@@ -94,7 +94,7 @@ _BROKEN_FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Broken
 class _Handler(BaseHTTPRequestHandler):
     server: DemoServer
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         base, now = self.server.base_url, self.server.now
         path = self.path.split("?")[0]
         for outlet in OUTLETS:

@@ -22,7 +22,8 @@ def _article(n: int, source: str = "src-a") -> CleanArticle:
 
 
 def _unique(n: int) -> bytes:
-    return codec.encode(UniqueArticle(kind="unique", article=_article(n), story_id=f"article-{n:05d}"))
+    article = _article(n)
+    return codec.encode(UniqueArticle(kind="unique", article=article, story_id=article.id))
 
 
 def _count(common: CommonSettings) -> int:
