@@ -22,8 +22,9 @@ async def put_sources(common: CommonSettings, sources: list[FeedSource]) -> None
     await producer.start()
     try:
         for source in sources:
-            await producer.send_and_wait(common.topics.feeds, key=source.id.encode(),
-                                         value=codec.encode(source))
+            await producer.send_and_wait(
+                common.topics.feeds, key=source.id.encode(), value=codec.encode(source)
+            )
     finally:
         await producer.stop()
 

@@ -37,13 +37,16 @@ def load_topics(path: Path = TOPICS_FILE, prefix: str = "") -> list[TopicSpec]:
     specs = []
     for name, spec in data["topics"].items():
         spec = spec or {}
-        specs.append(TopicSpec(
-            name=prefix + name,
-            partitions=int(spec.get("partitions", defaults.get("partitions", 1))),
-            replication_factor=int(spec.get("replication_factor",
-                                            defaults.get("replication_factor", 1))),
-            config={k: str(v) for k, v in (spec.get("config") or {}).items()},
-        ))
+        specs.append(
+            TopicSpec(
+                name=prefix + name,
+                partitions=int(spec.get("partitions", defaults.get("partitions", 1))),
+                replication_factor=int(
+                    spec.get("replication_factor", defaults.get("replication_factor", 1))
+                ),
+                config={k: str(v) for k, v in (spec.get("config") or {}).items()},
+            )
+        )
     return specs
 
 
@@ -57,23 +60,34 @@ async def apply_topics(common: CommonSettings, partitions: int | None = None) ->
         existing = await _partition_counts(admin)
         missing = [s for s in specs if s.name not in existing]
         if missing:
-            await admin.create_topics([
-                NewTopic(s.name, partitions or s.partitions, s.replication_factor,
-                         topic_configs=s.config)
-                for s in missing
-            ])
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        s.name,
+                        partitions or s.partitions,
+                        s.replication_factor,
+                        topic_configs=s.config,
+                    )
+                    for s in missing
+                ]
+            )
             changes += [f"created topic {s.name}" for s in missing]
-        grow = {s.name: NewPartitions(partitions or s.partitions) for s in specs
-                if s.name in existing and existing[s.name] < (partitions or s.partitions)}
+        grow = {
+            s.name: NewPartitions(partitions or s.partitions)
+            for s in specs
+            if s.name in existing and existing[s.name] < (partitions or s.partitions)
+        }
         if grow:
             await admin.create_partitions(grow)
             changes += [f"raised partitions of {n}" for n in grow]
         present = [s for s in specs if s.name in existing and s.config]
         if present:
-            await admin.alter_configs([
-                ConfigResource(ConfigResourceType.TOPIC, s.name, configs=s.config)
-                for s in present
-            ])
+            await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, s.name, configs=s.config)
+                    for s in present
+                ]
+            )
     finally:
         await admin.close()
     return changes
@@ -99,14 +113,16 @@ def template_body(common: CommonSettings, path: Path = TEMPLATE_FILE) -> dict[st
 def apply_index(es: Elasticsearch, common: CommonSettings) -> list[str]:
     """Put the template; create the first backing index behind both aliases if none exists."""
     changes = []
-    es.indices.put_index_template(name=f"{common.index_prefix}-articles",
-                                  **template_body(common))
+    es.indices.put_index_template(name=f"{common.index_prefix}-articles", **template_body(common))
     changes.append(f"put index template {common.index_prefix}-articles")
     if not es.indices.exists_alias(name=common.write_alias):
         first = f"{common.index_prefix}-articles-000001"
-        es.indices.create(index=first, aliases={
-            common.write_alias: {"is_write_index": True},
-            common.read_alias: {},
-        })
+        es.indices.create(
+            index=first,
+            aliases={
+                common.write_alias: {"is_write_index": True},
+                common.read_alias: {},
+            },
+        )
         changes.append(f"created index {first} behind {common.write_alias} and {common.read_alias}")
     return changes

@@ -31,19 +31,25 @@ def set_system_password(common: CommonSettings, password: SecretStr) -> None:
     """Give the built-in ``kibana_system`` user the password Kibana is configured with."""
     response = httpx.post(
         f"{common.es_url}/_security/user/kibana_system/_password",
-        json={"password": password.get_secret_value()}, auth=_es_auth(common), timeout=30,
+        json={"password": password.get_secret_value()},
+        auth=_es_auth(common),
+        timeout=30,
     )
     response.raise_for_status()
 
 
-def import_saved_objects(common: CommonSettings, kibana_url: str,
-                         directory: Path = KIBANA_DIR) -> int:
+def import_saved_objects(
+    common: CommonSettings, kibana_url: str, directory: Path = KIBANA_DIR
+) -> int:
     """Import every ``*.ndjson`` under ``directory``, overwriting; returns the object count."""
     total = 0
     for path in sorted(directory.glob("*.ndjson")):
         response = httpx.post(
-            f"{kibana_url}/api/saved_objects/_import", params={"overwrite": "true"},
-            headers={"kbn-xsrf": "newsflow"}, auth=_es_auth(common), timeout=60,
+            f"{kibana_url}/api/saved_objects/_import",
+            params={"overwrite": "true"},
+            headers={"kbn-xsrf": "newsflow"},
+            auth=_es_auth(common),
+            timeout=60,
             files={"file": (path.name, path.read_bytes(), "application/ndjson")},
         )
         response.raise_for_status()

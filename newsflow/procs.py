@@ -36,20 +36,28 @@ def _pid_file(name: str, run_dir: Path) -> Path:
     return run_dir / "pids" / f"{name}.pid"
 
 
-def start(name: str, argv: list[str], *, env: dict[str, str] | None = None,
-          run_dir: Path = RUN_DIR) -> int:
+def start(
+    name: str, argv: list[str], *, env: dict[str, str] | None = None, run_dir: Path = RUN_DIR
+) -> int:
     """Start ``argv`` in the background as ``name``; its output goes to ``logs/<name>.log``."""
     (run_dir / "pids").mkdir(parents=True, exist_ok=True)
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     log = open(run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})}, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
     _pid_file(name, run_dir).write_text(str(proc.pid))
     return proc.pid
 
 
-def start_stages(workers: dict[str, int], *, env: dict[str, str] | None = None,
-                 run_dir: Path = RUN_DIR) -> list[str]:
+def start_stages(
+    workers: dict[str, int], *, env: dict[str, str] | None = None, run_dir: Path = RUN_DIR
+) -> list[str]:
     """Start ``workers[stage]`` workers of each stage; returns their names."""
     names = []
     for stage in STAGES:

@@ -18,12 +18,14 @@ def build_query(query: str, *, size: int = 10) -> dict[str, Any]:
         "size": size,
         "query": {"multi_match": {"query": query, "fields": _FIELDS, "type": "best_fields"}},
         "highlight": {
-            "pre_tags": ["«"], "post_tags": ["»"],
-            "fields": {"text": {"fragment_size": 160, "number_of_fragments": 1},
-                       "title": {"number_of_fragments": 0}},
+            "pre_tags": ["«"],
+            "post_tags": ["»"],
+            "fields": {
+                "text": {"fragment_size": 160, "number_of_fragments": 1},
+                "title": {"number_of_fragments": 0},
+            },
         },
-        "_source": ["id", "title", "url", "source", "site", "published_at", "story_id",
-                    "coverage"],
+        "_source": ["id", "title", "url", "source", "site", "published_at", "story_id", "coverage"],
     }
 
 
@@ -35,16 +37,18 @@ def search(es: Elasticsearch, index: str, query: str, *, size: int = 10) -> dict
         src = hit["_source"]
         highlight = hit.get("highlight", {})
         snippet = (highlight.get("text") or highlight.get("title") or [""])[0]
-        hits.append({
-            "id": hit["_id"],
-            "title": src.get("title"),
-            "url": src.get("url"),
-            "source": src.get("source"),
-            "published_at": src.get("published_at"),
-            "story_id": src.get("story_id"),
-            "score": hit["_score"],
-            "highlight": snippet,
-            "coverage": src.get("coverage"),
-        })
+        hits.append(
+            {
+                "id": hit["_id"],
+                "title": src.get("title"),
+                "url": src.get("url"),
+                "source": src.get("source"),
+                "published_at": src.get("published_at"),
+                "story_id": src.get("story_id"),
+                "score": hit["_score"],
+                "highlight": snippet,
+                "coverage": src.get("coverage"),
+            }
+        )
     total = response["hits"]["total"]
     return {"total": total["value"] if isinstance(total, dict) else int(total), "hits": hits}

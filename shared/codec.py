@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from shared.exceptions import PoisonMessage
 from shared.models import Message
 
-__all__ = ["encode", "decode"]
+__all__ = ["decode", "encode"]
 
 M = TypeVar("M", bound=Message)
 
@@ -35,7 +35,7 @@ def decode(model: type[M], data: bytes | None) -> M:
     a missing or ill-typed field, or an unknown ``schema_version``.
     """
     if not data:
-        raise PoisonMessage("invalid-message", f"empty message where a {model.__name__} was expected")
+        raise PoisonMessage("invalid-message", f"empty message, expected a {model.__name__}")
     try:
         message = model.model_validate_json(data)
     except ValidationError as exc:
@@ -45,6 +45,7 @@ def decode(model: type[M], data: bytes | None) -> M:
     if message.schema_version != expected:
         raise PoisonMessage(
             "unsupported-schema",
-            f"{model.__name__} schema_version {message.schema_version}, this worker reads {expected}",
+            f"{model.__name__} schema_version {message.schema_version}, "
+            f"this worker reads {expected}",
         )
     return message

@@ -6,7 +6,7 @@ only has to decide between "try again" and "dead-letter and move on".
 
 from __future__ import annotations
 
-__all__ = ["NewsflowError", "RetryableError", "PoisonMessage"]
+__all__ = ["NewsflowError", "PoisonMessage", "RetryableError"]
 
 
 class NewsflowError(Exception):

@@ -13,7 +13,7 @@ import httpx
 
 from shared.exceptions import NewsflowError
 
-__all__ = ["HttpClient", "HttpResponse", "FetchError"]
+__all__ = ["FetchError", "HttpClient", "HttpResponse"]
 
 
 class FetchError(NewsflowError):

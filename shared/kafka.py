@@ -27,7 +27,7 @@ from shared.logs import logging_config
 from shared.models import Message
 from shared.settings import CommonSettings
 
-__all__ = ["make_app", "raw_topic", "Emitter", "worker_main", "as_current"]
+__all__ = ["Emitter", "as_current", "make_app", "raw_topic", "worker_main"]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,14 @@ def make_app(app_id: str, common: CommonSettings, **conf: Any) -> faust.App:
 
 def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     """A topic of undecoded bytes: decoding is ours, so failures can be dead-lettered."""
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
-                     value_serializer="raw", **kwargs)
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        **kwargs,
+    )
 
 
 @contextmanager
@@ -126,12 +132,19 @@ class Emitter:
         key: bytes | None = None,
     ) -> None:
         """Queue a dead letter for ``original``, which did not come from a Kafka event."""
-        letter = dead_letter(self._stage, error, original, topic=topic, partition=partition,
-                             offset=offset, key=key)
+        letter = dead_letter(
+            self._stage, error, original, topic=topic, partition=partition, offset=offset, key=key
+        )
         log.warning(
             "dead-lettered",
-            extra={"stage": self._stage, "reason": error.reason, "error": str(error)[:500],
-                   "topic": topic, "partition": partition, "offset": offset},
+            extra={
+                "stage": self._stage,
+                "reason": error.reason,
+                "error": str(error)[:500],
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+            },
         )
         fut = await self._deadletter.send(key=key, value=codec.encode(letter))
         self._pending.append(fut)
@@ -147,6 +160,7 @@ class Emitter:
 def worker_main(app: faust.App, service: str, common: CommonSettings) -> None:
     """Run ``app`` as a worker until it is stopped (SIGTERM/SIGINT)."""
     app.conf.logging_config = logging_config(service, common.log_format, common.log_level)
-    worker = faust.Worker(app, loglevel=common.log_level, redirect_stdouts=False,
-                          override_logging=True)
+    worker = faust.Worker(
+        app, loglevel=common.log_level, redirect_stdouts=False, override_logging=True
+    )
     worker.execute_from_commandline()

@@ -44,14 +44,20 @@ def logging_config(service: str, fmt: str, level: str) -> dict[str, Any]:
     the same root handler, so every line of a worker's log has one shape.
     """
     formatter: dict[str, Any] = (
-        {"()": JsonFormatter, "service": service} if fmt == "json"
+        {"()": JsonFormatter, "service": service}
+        if fmt == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     )
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"main": formatter},
-        "handlers": {"main": {"class": "logging.StreamHandler", "formatter": "main",
-                              "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "main": {
+                "class": "logging.StreamHandler",
+                "formatter": "main",
+                "stream": "ext://sys.stderr",
+            }
+        },
         "root": {"level": level.upper(), "handlers": ["main"]},
     }

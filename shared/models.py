@@ -12,13 +12,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Message",
-    "FeedSource",
-    "RawArticle",
     "CleanArticle",
-    "UniqueArticle",
     "Coverage",
     "DeadLetter",
+    "FeedSource",
+    "Message",
+    "RawArticle",
+    "UniqueArticle",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FEEDS", "RAW", "CLEAN", "UNIQUE", "DEADLETTER", "ALL", "Topics"]
+__all__ = ["ALL", "CLEAN", "DEADLETTER", "FEEDS", "RAW", "UNIQUE", "Topics"]
 
 FEEDS = "news.feeds"
 RAW = "news.raw"

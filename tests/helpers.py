@@ -62,8 +62,11 @@ class Service:
         log = open(self.log_path, "ab")  # noqa: SIM115 (the child owns it)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{self.stage}"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env}, cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            cwd=REPO,
         )
         return self
 
@@ -110,10 +113,12 @@ class Services:
         return "\n\n".join(f"--- {s.stage} ---\n{s.log_tail()}" for s in self.started)
 
 
-async def produce(common: CommonSettings, topic: str,
-                  records: Iterable[tuple[bytes | None, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=common.kafka_bootstrap, acks="all",
-                                max_request_size=10_485_760)
+async def produce(
+    common: CommonSettings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=common.kafka_bootstrap, acks="all", max_request_size=10_485_760
+    )
     await producer.start()
     try:
         for key, value in records:
@@ -137,15 +142,20 @@ async def consume(
             return []
         await asyncio.sleep(0.5)
     records = await read_topic(
-        common.kafka_bootstrap, topic,
+        common.kafka_bootstrap,
+        topic,
         until=lambda rs: until([(r.key, r.value) for r in rs]),
         timeout_s=max(deadline - time.monotonic(), 1.0),
     )
     return [(r.key, r.value) for r in records]
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.5,
-             services: Services | None = None) -> bool:
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout_s: float,
+    interval_s: float = 0.5,
+    services: Services | None = None,
+) -> bool:
     """Poll ``predicate`` until it holds; give up early when a service died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -101,7 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
             items = [a for a in ARTICLES if a.outlet == outlet.slug]
             if path == f"/{outlet.slug}/feed.xml":
                 body = (_rss if outlet.feed_kind == "rss" else _atom)(outlet, items, base, now)
-                kind = "application/rss+xml" if outlet.feed_kind == "rss" else "application/atom+xml"
+                kind = (
+                    "application/rss+xml" if outlet.feed_kind == "rss" else "application/atom+xml"
+                )
                 return self._send(200, kind, body)
         for article in ARTICLES:
             if path == article.path:
@@ -141,7 +143,12 @@ class DemoServer(ThreadingHTTPServer):
 def demo_sources(base_url: str, *, interval_s: float = 30.0) -> list[FeedSource]:
     """The demo outlets as sources for the feed registry."""
     return [
-        FeedSource(id=f"demo-{o.slug}", kind=o.feed_kind, url=f"{base_url}/{o.slug}/feed.xml",
-                   name=o.name, interval_s=interval_s)
+        FeedSource(
+            id=f"demo-{o.slug}",
+            kind=o.feed_kind,
+            url=f"{base_url}/{o.slug}/feed.xml",
+            name=o.name,
+            interval_s=interval_s,
+        )
         for o in OUTLETS
     ]

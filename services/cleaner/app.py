@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 # A page the warm-up runs through each child so imports happen before the first
 # real page's time cap starts counting.
 _WARM_UP = RawArticle(
-    id="warm-up", source_id="warm-up", source_kind="warm-up", url="http://warm.up/",
-    final_url="http://warm.up/", fetched_at=datetime(2000, 1, 1, tzinfo=UTC),
+    id="warm-up",
+    source_id="warm-up",
+    source_kind="warm-up",
+    url="http://warm.up/",
+    final_url="http://warm.up/",
+    fetched_at=datetime(2000, 1, 1, tzinfo=UTC),
     body="<html><head><title>warm up</title></head><body><p>warm up text</p></body></html>",
 )
 
@@ -54,7 +58,7 @@ def build(settings: CleanerSettings) -> faust.App:
                 except PoisonMessage as exc:
                     await emitter.dead_letter(event, exc)
             results = await pool.map([raw for _, raw in decoded])
-            for (event, raw), result in zip(decoded, results, strict=True):
+            for (event, _), result in zip(decoded, results, strict=True):
                 if isinstance(result, CleanArticle):
                     await emitter.send(sink, result.id, result)
                 elif isinstance(result, PoisonMessage):

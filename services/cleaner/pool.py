@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -40,8 +41,10 @@ class TimeboxedPool(Generic[A, R]):
     async def warm_up(self, arg: A) -> None:
         """Start the children and import what they need, outside any page's time cap."""
         loop = asyncio.get_running_loop()
-        futures = [loop.run_in_executor(self._pool, _ignore_errors, self._func, arg)
-                   for _ in range(self._processes)]
+        futures = [
+            loop.run_in_executor(self._pool, _ignore_errors, self._func, arg)
+            for _ in range(self._processes)
+        ]
         await asyncio.gather(*futures)
 
     async def map(self, args: Sequence[A]) -> list[R | BaseException]:
@@ -99,7 +102,6 @@ def _swallow(fut: asyncio.Future[object]) -> None:
 
 
 def _ignore_errors(func: Callable[[A], R], arg: A) -> None:
-    try:
+    # Warm-up input may be rejected; the imports it caused are what counts.
+    with contextlib.suppress(Exception):
         func(arg)
-    except Exception:  # warm-up input may be rejected; the import is what counts
-        pass

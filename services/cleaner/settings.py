@@ -21,6 +21,7 @@ class CleanerSettings(BaseSettings):
         default=1, ge=1, description="extraction processes per worker; CPU-bound, so ≤ cores"
     )
     page_timeout_s: float = Field(
-        default=20.0, gt=0,
+        default=20.0,
+        gt=0,
         description="a page taking longer is dead-lettered instead of blocking its partition",
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import faust
 
-from services.dedup.exact import TextVerdict, UrlVerdict, text_key, url_verdict, text_verdict
+from services.dedup.exact import TextVerdict, UrlVerdict, text_key, text_verdict, url_verdict
 from services.dedup.settings import DedupSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
@@ -75,4 +75,4 @@ def build(settings: DedupSettings) -> faust.App:
     return app
 
 
-__all__ = ["build", "UniqueArticle"]
+__all__ = ["UniqueArticle", "build"]

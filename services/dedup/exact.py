@@ -14,7 +14,7 @@ from typing import Any
 from shared.models import CleanArticle, UniqueArticle
 from shared.text import fold_for_hash
 
-__all__ = ["UrlVerdict", "TextVerdict", "url_verdict", "text_verdict", "text_key"]
+__all__ = ["TextVerdict", "UrlVerdict", "text_key", "text_verdict", "url_verdict"]
 
 
 @dataclass(frozen=True)
@@ -66,15 +66,21 @@ def text_verdict(article: CleanArticle, entry: dict[str, Any] | None) -> TextVer
     """
     if entry is None:
         state = {"id": article.id, "story_id": article.id, "sources": [article.source_id]}
-        return TextVerdict(state, UniqueArticle(kind="unique", article=article, story_id=article.id))
+        return TextVerdict(
+            state, UniqueArticle(kind="unique", article=article, story_id=article.id)
+        )
     sources = list(entry.get("sources", []))
     if entry.get("id") == article.id and article.source_id in sources:
-        return TextVerdict(entry, UniqueArticle(kind="unique", article=article,
-                                                story_id=entry["story_id"]))
+        return TextVerdict(
+            entry, UniqueArticle(kind="unique", article=article, story_id=entry["story_id"])
+        )
     if article.source_id not in sources:
         sources.append(article.source_id)
     output = UniqueArticle(
-        kind="exact", article=article, story_id=entry["story_id"],
-        duplicate_of=entry["id"], similarity=1.0,
+        kind="exact",
+        article=article,
+        story_id=entry["story_id"],
+        duplicate_of=entry["id"],
+        similarity=1.0,
     )
     return TextVerdict({**entry, "sources": sources}, output)

@@ -16,7 +16,6 @@ way are recognised downstream by their id.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -49,8 +48,10 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
     sources: faust.Table[str, dict[str, Any]] = app.Table("sources", default=None)
     state: faust.Table[str, dict[str, Any]] = app.Table("state", default=None)
     client = http or HttpClient(
-        user_agent=settings.user_agent, connect_timeout_s=settings.connect_timeout_s,
-        read_timeout_s=settings.read_timeout_s, max_bytes=settings.max_bytes,
+        user_agent=settings.user_agent,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        max_bytes=settings.max_bytes,
         max_redirects=settings.max_redirects,
     )
     requested: dict[str, float] = {}  # source id → when a poll was asked for
@@ -71,8 +72,10 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 await emitter.dead_letter(event, exc)
                 await emitter.confirm()
                 continue
-            sources[key] = {"config": source.model_dump(mode="json"),
-                            "partition": event.message.partition}
+            sources[key] = {
+                "config": source.model_dump(mode="json"),
+                "partition": event.message.partition,
+            }
 
     @app.timer(settings.tick_s)
     async def schedule() -> None:
@@ -107,11 +110,17 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
             for article in outcome.articles:
                 await emitter.send(sink, article.id, article)
             for error in outcome.item_errors:
-                item = json.dumps({"source_id": source_id, "url": error.item.url,
-                                   "guid": error.item.guid, "title": error.item.title})
+                item = json.dumps(
+                    {
+                        "source_id": source_id,
+                        "url": error.item.url,
+                        "guid": error.item.guid,
+                        "title": error.item.title,
+                    }
+                )
                 await emitter.dead_letter_bytes(
-                    PoisonMessage(error.reason, error.error), item.encode(),
-                    key=source_id.encode())
+                    PoisonMessage(error.reason, error.error), item.encode(), key=source_id.encode()
+                )
             if outcome.source_error is not None and outcome.first_failure:
                 # A source that starts failing is reported once per streak
                 # (its health keeps the details); the original is its config,
@@ -120,14 +129,21 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 detail = error.args[0] if error.args else str(error)
                 await emitter.dead_letter_bytes(
                     PoisonMessage(error.reason, f"source {source_id}: {detail}"),
-                    source.model_dump_json().encode(), topic=topics.feeds,
-                    key=source_id.encode())
+                    source.model_dump_json().encode(),
+                    topic=topics.feeds,
+                    key=source_id.encode(),
+                )
             await emitter.confirm()
             state[source_id] = outcome.state
             requested.pop(source_id, None)
-            log.info("polled", extra={"source_id": source_id, "new": len(outcome.articles),
-                                      "errors": len(outcome.item_errors),
-                                      "failures": outcome.state.get("failures", 0)})
-
+            log.info(
+                "polled",
+                extra={
+                    "source_id": source_id,
+                    "new": len(outcome.articles),
+                    "errors": len(outcome.item_errors),
+                    "failures": outcome.state.get("failures", 0),
+                },
+            )
 
     return app

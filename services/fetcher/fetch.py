@@ -20,7 +20,7 @@ from shared.models import FeedSource, RawArticle
 from shared.sources import PollState, SourceItem, load_source
 from shared.urls import article_id, canonical_url
 
-__all__ = ["PollOutcome", "ItemError", "poll_source", "is_due"]
+__all__ = ["ItemError", "PollOutcome", "is_due", "poll_source"]
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,25 @@ async def poll_source(
     except (FetchError, PoisonMessage) as exc:
         failures = int(state.get("failures", 0)) + 1
         retry_after = getattr(exc, "retry_after_s", None)
-        delay = backoff_delay(source.interval_s, failures, retry_after_s=retry_after,
-                              cap_s=settings.max_backoff_s, jitter=settings.jitter)
-        state.update(failures=failures, last_error=str(exc), last_error_at=now,
-                     next_poll_at=now + delay)
-        log.warning("source failed", extra={"source_id": source.id, "error": str(exc),
-                                            "failures": failures, "retry_in_s": round(delay, 1)})
+        delay = backoff_delay(
+            source.interval_s,
+            failures,
+            retry_after_s=retry_after,
+            cap_s=settings.max_backoff_s,
+            jitter=settings.jitter,
+        )
+        state.update(
+            failures=failures, last_error=str(exc), last_error_at=now, next_poll_at=now + delay
+        )
+        log.warning(
+            "source failed",
+            extra={
+                "source_id": source.id,
+                "error": str(exc),
+                "failures": failures,
+                "retry_in_s": round(delay, 1),
+            },
+        )
         return PollOutcome(state=state, source_error=exc, first_failure=failures == 1)
 
     outcome = PollOutcome()
@@ -93,12 +106,17 @@ async def poll_source(
         except FetchError as exc:
             outcome.item_errors.append(ItemError(item, exc.reason, str(exc)))
         seen.append(item.key)
-    delay = next_delay(source.interval_s, ttl_s=result.ttl_s, min_s=settings.min_interval_s,
-                       max_s=settings.max_interval_s, jitter=settings.jitter)
+    delay = next_delay(
+        source.interval_s,
+        ttl_s=result.ttl_s,
+        min_s=settings.min_interval_s,
+        max_s=settings.max_interval_s,
+        jitter=settings.jitter,
+    )
     total = len(result.items)
     state.update(
         poll=result.state.model_dump(),
-        seen=seen[-settings.seen_items:],
+        seen=seen[-settings.seen_items :],
         failures=0,
         last_success_at=now,
         next_poll_at=now + delay,

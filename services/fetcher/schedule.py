@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["next_delay", "backoff_delay"]
+__all__ = ["backoff_delay", "next_delay"]
 
 
 def _jittered(seconds: float, jitter: float, rng: random.Random) -> float:

@@ -25,7 +25,9 @@ class FetcherSettings(BaseSettings):
         default=24 * 3600.0, description="failing sources are retried at least this often, forever"
     )
     jitter: float = Field(
-        default=0.1, ge=0, le=0.5,
+        default=0.1,
+        ge=0,
+        le=0.5,
         description="± share of an interval added at random so polls do not align",
     )
     seen_items: int = Field(

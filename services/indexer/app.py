@@ -29,7 +29,9 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
     deadletter = raw_topic(app, topics.deadletter)
     es_client = es or client(common, request_timeout=settings.request_timeout_s)
     indexer = BulkIndexer(
-        es_client, common.write_alias, common.read_alias,
+        es_client,
+        common.write_alias,
+        common.read_alias,
         backoff=lambda: Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
 
@@ -52,12 +54,12 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
             await emitter.confirm()
             log.info("indexed batch", extra={"count": len(events), "dead": emitter.dead})
 
-
     return app
 
 
-async def _write(indexer: BulkIndexer, emitter: Emitter,
-                 batch: list[tuple[faust.EventT, UniqueArticle]]) -> None:
+async def _write(
+    indexer: BulkIndexer, emitter: Emitter, batch: list[tuple[faust.EventT, UniqueArticle]]
+) -> None:
     if not batch:
         return
     rejections = await indexer.index([m for _, m in batch])

@@ -19,12 +19,11 @@ from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import AsyncElasticsearch, TransportError
-from elasticsearch import ApiError
+from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from shared.models import UniqueArticle
 
-__all__ = ["document", "BulkIndexer", "Rejection", "Backoff"]
+__all__ = ["Backoff", "BulkIndexer", "Rejection", "document"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ class Backoff:
     attempt: int = 0
 
     def next_delay(self) -> float:
-        ceiling = min(self.max_s, self.initial_s * (2 ** self.attempt))
+        ceiling = min(self.max_s, self.initial_s * (2**self.attempt))
         self.attempt += 1
         return random.uniform(ceiling / 2, ceiling)
 
@@ -148,7 +147,9 @@ class BulkIndexer:
         backoff = self._backoff()
         # Guard across rollover: an id already in an older backing index is
         # not created again in the new write index.
-        elsewhere = await self._retrying(self._find_in_read_alias, [m.article.id for m in todo.values()])
+        elsewhere = await self._retrying(
+            self._find_in_read_alias, [m.article.id for m in todo.values()]
+        )
         todo = {i: m for i, m in todo.items() if m.article.id not in elsewhere}
         while todo:
             body: list[dict[str, Any]] = []
@@ -194,11 +195,19 @@ class BulkIndexer:
                 sources = set(current.get("sources") or []) | u.sources
                 if sources == set(current.get("sources") or []):
                     continue  # already counted: a replay changes nothing
-                body.append({"update": {"_index": hit["_index"], "_id": u.target,
-                                        "if_seq_no": hit["_seq_no"],
-                                        "if_primary_term": hit["_primary_term"]}})
-                body.append({"doc": {"coverage": {"sources": sorted(sources),
-                                                  "count": len(sources)}}})
+                body.append(
+                    {
+                        "update": {
+                            "_index": hit["_index"],
+                            "_id": u.target,
+                            "if_seq_no": hit["_seq_no"],
+                            "if_primary_term": hit["_primary_term"],
+                        }
+                    }
+                )
+                body.append(
+                    {"doc": {"coverage": {"sources": sorted(sources), "count": len(sources)}}}
+                )
                 sent.append(u)
             retry: list[_Coverage] = []
             if body:
@@ -211,14 +220,20 @@ class BulkIndexer:
                         retry.append(u)  # someone updated it meanwhile: read again
                         continue
                     error = item["update"].get("error", {})
-                    rejections += [Rejection(p, f"es-{error.get('type', status)}", str(error))
-                                   for p in u.positions]
+                    rejections += [
+                        Rejection(p, f"es-{error.get('type', status)}", str(error))
+                        for p in u.positions
+                    ]
             if waiting:
                 missing_rounds += 1
                 if missing_rounds > self._missing_target_tries:
-                    rejections += [Rejection(p, "update-target-missing",
-                                             f"no document {u.target} to add coverage to")
-                                   for u in waiting for p in u.positions]
+                    rejections += [
+                        Rejection(
+                            p, "update-target-missing", f"no document {u.target} to add coverage to"
+                        )
+                        for u in waiting
+                        for p in u.positions
+                    ]
                     waiting = []
             updates = retry + waiting
             if updates:
@@ -230,8 +245,12 @@ class BulkIndexer:
         if not ids:
             return set()
         response = await self._es.search(
-            index=self._read, query={"ids": {"values": ids}}, size=len(ids),
-            source=False, ignore_unavailable=True, allow_no_indices=True,
+            index=self._read,
+            query={"ids": {"values": ids}},
+            size=len(ids),
+            source=False,
+            ignore_unavailable=True,
+            allow_no_indices=True,
         )
         return {hit["_id"] for hit in response["hits"]["hits"]}
 
@@ -249,8 +268,11 @@ class BulkIndexer:
         rest = [i for i in ids if i not in found]
         if rest:
             response = await self._es.search(
-                index=self._read, query={"ids": {"values": rest}}, size=len(rest),
-                source_includes=["coverage"], seq_no_primary_term=True,
+                index=self._read,
+                query={"ids": {"values": rest}},
+                size=len(rest),
+                source_includes=["coverage"],
+                seq_no_primary_term=True,
             )
             for hit in response["hits"]["hits"]:
                 found[hit["_id"]] = hit
@@ -278,7 +300,9 @@ class BulkIndexer:
                 reason = "transport"
                 detail = str(exc)
             delay = backoff.next_delay()
-            log.warning("elasticsearch unavailable, retrying",
-                        extra={"reason": reason, "error": detail[:300], "retry_in_s": round(delay, 2)})
+            log.warning(
+                "elasticsearch unavailable, retrying",
+                extra={"reason": reason, "error": detail[:300], "retry_in_s": round(delay, 2)},
+            )
             self._on_retry(reason)
             await asyncio.sleep(delay)

@@ -15,7 +15,8 @@ class IndexerSettings(BaseSettings):
     app_id: str = Field(default="newsflow-indexer", description="also the consumer group")
     batch_size: int = Field(default=500, ge=1, description="documents per bulk request at most")
     batch_bytes: int = Field(
-        default=5_000_000, ge=1,
+        default=5_000_000,
+        ge=1,
         description="bulk body size at most; Elasticsearch advises a few MB per request",
     )
     batch_within_s: float = Field(

@@ -36,15 +36,18 @@ async def conditional_get(
         return None, state
     if response.status >= 400:
         raise FetchError(
-            f"http-{response.status}", f"{url}: HTTP {response.status}",
+            f"http-{response.status}",
+            f"{url}: HTTP {response.status}",
             retry_after_s=_retry_after(response),
         )
     body_hash = hashlib.sha256(response.content).hexdigest()
-    new_state = state.model_copy(update={
-        "etag": response.headers.get("etag"),
-        "last_modified": response.headers.get("last-modified"),
-        "body_hash": body_hash,
-    })
+    new_state = state.model_copy(
+        update={
+            "etag": response.headers.get("etag"),
+            "last_modified": response.headers.get("last-modified"),
+            "body_hash": body_hash,
+        }
+    )
     if body_hash == state.body_hash:
         return None, new_state
     return response, new_state

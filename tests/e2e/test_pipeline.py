@@ -39,16 +39,18 @@ def _indexed(common: CommonSettings) -> int:
 def _distinctive_word(paragraphs: tuple[str, ...]) -> str:
     """A long word of the article's body that no other demo story uses."""
     others = " ".join(p for a in ARTICLES if a.paragraphs != paragraphs for p in a.paragraphs)
-    words = sorted(set(re.findall(r"[a-z]{7,}", " ".join(paragraphs).lower())), key=len,
-                   reverse=True)
+    words = sorted(
+        set(re.findall(r"[a-z]{7,}", " ".join(paragraphs).lower())), key=len, reverse=True
+    )
     return next(w for w in words if w not in others.lower())
 
 
 async def test_demo_articles_flow_to_search_once_and_bad_input_is_dead_lettered(
     common: CommonSettings, services: Services, demo_site: DemoServer
 ) -> None:
-    broken = FeedSource(id="broken-feed", kind="rss", url=f"{demo_site.base_url}/broken/feed.xml",
-                        interval_s=5)
+    broken = FeedSource(
+        id="broken-feed", kind="rss", url=f"{demo_site.base_url}/broken/feed.xml", interval_s=5
+    )
     await put_sources(common, [*demo_sources(demo_site.base_url, interval_s=5), broken])
     # An invalid message straight onto news.raw, as a buggy producer might send.
     await produce(common, common.topics.raw, [(b"junk", b'{"id": "no-such-shape"}')])
@@ -56,8 +58,9 @@ async def test_demo_articles_flow_to_search_once_and_bad_input_is_dead_lettered(
         services.start(stage)
 
     distinct = [a for a in ARTICLES if a.path not in SYNDICATED]
-    assert wait_for(lambda: _indexed(common) >= len(distinct), 150, services=services), \
+    assert wait_for(lambda: _indexed(common) >= len(distinct), 150, services=services), (
         services.logs()
+    )
 
     with sync_client(common) as es:
         for article in distinct:
@@ -72,8 +75,10 @@ async def test_demo_articles_flow_to_search_once_and_bad_input_is_dead_lettered(
     assert wait_for(lambda: _ferry_coverage(common) == 3, 60), _ferry_coverage(common)
 
     letters = await consume(
-        common, common.topics.deadletter,
-        until=lambda rs: {"cleaner", "fetcher"} <= _stages(rs), timeout_s=60,
+        common,
+        common.topics.deadletter,
+        until=lambda rs: {"cleaner", "fetcher"} <= _stages(rs),
+        timeout_s=60,
     )
     decoded = [codec.decode(DeadLetter, value) for _, value in letters]
     reasons = {(d.stage, d.reason) for d in decoded}
@@ -96,6 +101,7 @@ def _stages(records: list[tuple[bytes | None, bytes | None]]) -> set[str]:
 def _ferry_coverage(common: CommonSettings) -> int:
     with sync_client(common) as es:
         es.indices.refresh(index=common.read_alias)
-        hits = es.search(index=common.read_alias, query={"match": {"title": "ferries"}},
-                         source=["coverage"])["hits"]["hits"]
+        hits = es.search(
+            index=common.read_alias, query={"match": {"title": "ferries"}}, source=["coverage"]
+        )["hits"]["hits"]
     return int(hits[0]["_source"]["coverage"]["count"]) if hits else 0

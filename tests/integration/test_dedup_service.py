@@ -9,18 +9,27 @@ from shared.models import CleanArticle, UniqueArticle
 from shared.settings import CommonSettings
 from tests.helpers import Services, consume, produce
 
-TEXT = ("The river authority opened the new flood gates on Friday.\n\n"
-        "Engineers said the gates can hold back a surge twice as high as last winter's.")
+TEXT = (
+    "The river authority opened the new flood gates on Friday.\n\n"
+    "Engineers said the gates can hold back a surge twice as high as last winter's."
+)
 
 
 def _clean(article_id: str, source: str, text: str = TEXT) -> CleanArticle:
-    return CleanArticle(id=article_id, source_id=source, url=f"http://{source}.test/{article_id}",
-                        canonical_url=f"http://{source}.test/{article_id}",
-                        fetched_at=datetime.now(UTC), title="Flood gates open", text=text)
+    return CleanArticle(
+        id=article_id,
+        source_id=source,
+        url=f"http://{source}.test/{article_id}",
+        canonical_url=f"http://{source}.test/{article_id}",
+        fetched_at=datetime.now(UTC),
+        title="Flood gates open",
+        text=text,
+    )
 
 
-async def test_exact_duplicates_by_url_and_by_text(common: CommonSettings,
-                                                   services: Services) -> None:
+async def test_exact_duplicates_by_url_and_by_text(
+    common: CommonSettings, services: Services
+) -> None:
     articles = [
         _clean("a1", "wire"),
         # Same text, other URL and outlet, other spacing and case.
@@ -31,11 +40,9 @@ async def test_exact_duplicates_by_url_and_by_text(common: CommonSettings,
         _clean("a1", "wire"),
         _clean("b1", "wire", "A different story about a bakery cooperative and its oven."),
     ]
-    await produce(common, common.topics.clean,
-                  [(a.id.encode(), codec.encode(a)) for a in articles])
+    await produce(common, common.topics.clean, [(a.id.encode(), codec.encode(a)) for a in articles])
     services.start("dedup")
-    records = await consume(common, common.topics.unique, until=lambda r: len(r) >= 4,
-                            timeout_s=90)
+    records = await consume(common, common.topics.unique, until=lambda r: len(r) >= 4, timeout_s=90)
     verdicts = [codec.decode(UniqueArticle, v) for _, v in records]
     by = {(v.article.id, v.article.source_id): v for v in verdicts}
     assert len(verdicts) == 4, services.logs()  # the redelivery produced nothing

@@ -33,11 +33,13 @@ async def test_fetches_every_item_once_across_a_restart(
 ) -> None:
     await put_sources(common, demo_sources(demo_site.base_url, interval_s=1))
     worker = services.start("fetcher")
-    records = await consume(common, common.topics.raw,
-                            until=lambda r: len(r) >= len(ARTICLES), timeout_s=90)
+    records = await consume(
+        common, common.topics.raw, until=lambda r: len(r) >= len(ARTICLES), timeout_s=90
+    )
     raws = _raw(records)
-    assert sorted(r.url.removeprefix(demo_site.base_url) for r in raws) == \
-        sorted(a.path for a in ARTICLES), services.logs()
+    assert sorted(r.url.removeprefix(demo_site.base_url) for r in raws) == sorted(
+        a.path for a in ARTICLES
+    ), services.logs()
     assert all("<article>" in r.body and r.source_id.startswith("demo-") for r in raws)
 
     # Polled every second for a while, then restarted: the items seen are
@@ -53,20 +55,24 @@ async def test_fetches_every_item_once_across_a_restart(
 async def test_malformed_feed_is_reported_and_other_sources_go_on(
     common: CommonSettings, services: Services, demo_site: DemoServer
 ) -> None:
-    broken = FeedSource(id="broken", kind="rss", url=f"{demo_site.base_url}/broken/feed.xml",
-                        interval_s=1)
-    missing = FeedSource(id="missing", kind="rss", url=f"{demo_site.base_url}/nope/feed.xml",
-                         interval_s=1)
+    broken = FeedSource(
+        id="broken", kind="rss", url=f"{demo_site.base_url}/broken/feed.xml", interval_s=1
+    )
+    missing = FeedSource(
+        id="missing", kind="rss", url=f"{demo_site.base_url}/nope/feed.xml", interval_s=1
+    )
     good = demo_sources(demo_site.base_url, interval_s=1)[0]
     await put_sources(common, [broken, missing, good])
     services.start("fetcher")
-    letters = await consume(common, common.topics.deadletter, until=lambda r: len(r) >= 2,
-                            timeout_s=60)
+    letters = await consume(
+        common, common.topics.deadletter, until=lambda r: len(r) >= 2, timeout_s=60
+    )
     reasons = {(d.key, d.reason) for d in (codec.decode(DeadLetter, v) for _, v in letters)}
     assert reasons == {("broken", "malformed-feed"), ("missing", "http-404")}, services.logs()
     expected = sum(1 for a in ARTICLES if good.url.endswith(f"/{a.outlet}/feed.xml"))
-    raws = await consume(common, common.topics.raw, until=lambda r: len(r) >= expected,
-                         timeout_s=60)
+    raws = await consume(
+        common, common.topics.raw, until=lambda r: len(r) >= expected, timeout_s=60
+    )
     assert len(raws) == expected
     # A failing source is reported once per streak, not on every retry.
     await asyncio.sleep(3)
@@ -75,8 +81,9 @@ async def test_malformed_feed_is_reported_and_other_sources_go_on(
 
 
 async def test_feed_registry_add_list_remove(common: CommonSettings) -> None:
-    sources = [FeedSource(id=f"s{i}", kind="rss", url=f"http://site{i}.test/feed")
-               for i in range(5)]
+    sources = [
+        FeedSource(id=f"s{i}", kind="rss", url=f"http://site{i}.test/feed") for i in range(5)
+    ]
     await put_sources(common, sources)
     await remove_sources(common, ["s2"])
     await put_sources(common, [sources[0].model_copy(update={"interval_s": 60.0})])

@@ -14,10 +14,15 @@ from tests.helpers import Services, consume, produce, wait_for
 
 def _article(n: int, source: str = "src-a") -> CleanArticle:
     return CleanArticle(
-        id=f"article-{n:05d}", source_id=source, url=f"http://example.test/{n}",
-        canonical_url=f"http://example.test/{n}", fetched_at=datetime.now(UTC),
-        title=f"Headline number {n}", text=f"Body of article {n} about zebrafish{n} migration.",
-        language="en", word_count=7,
+        id=f"article-{n:05d}",
+        source_id=source,
+        url=f"http://example.test/{n}",
+        canonical_url=f"http://example.test/{n}",
+        fetched_at=datetime.now(UTC),
+        title=f"Headline number {n}",
+        text=f"Body of article {n} about zebrafish{n} migration.",
+        language="en",
+        word_count=7,
     )
 
 
@@ -54,10 +59,18 @@ async def test_exact_duplicate_adds_coverage_not_a_document(
 ) -> None:
     original = UniqueArticle(kind="unique", article=_article(1, "src-a"), story_id="article-00001")
     copy_article = _article(2, "src-b")
-    copy = UniqueArticle(kind="exact", article=copy_article, story_id="article-00001",
-                         duplicate_of="article-00001", similarity=1.0)
-    await produce(common, common.topics.unique, [(b"article-00001", codec.encode(original)),
-                                                 (b"article-00002", codec.encode(copy))])
+    copy = UniqueArticle(
+        kind="exact",
+        article=copy_article,
+        story_id="article-00001",
+        duplicate_of="article-00001",
+        similarity=1.0,
+    )
+    await produce(
+        common,
+        common.topics.unique,
+        [(b"article-00001", codec.encode(original)), (b"article-00002", codec.encode(copy))],
+    )
     services.start("indexer")
 
     def covered() -> bool:
@@ -72,14 +85,19 @@ async def test_exact_duplicate_adds_coverage_not_a_document(
 async def test_invalid_message_is_dead_lettered_and_the_rest_indexed(
     common: CommonSettings, services: Services
 ) -> None:
-    await produce(common, common.topics.unique, [
-        (b"bad-1", b"{not json"),
-        (b"article-00007", _unique(7)),
-        (b"bad-2", json.dumps({"kind": "unique"}).encode()),
-    ])
+    await produce(
+        common,
+        common.topics.unique,
+        [
+            (b"bad-1", b"{not json"),
+            (b"article-00007", _unique(7)),
+            (b"bad-2", json.dumps({"kind": "unique"}).encode()),
+        ],
+    )
     services.start("indexer")
-    letters = await consume(common, common.topics.deadletter, until=lambda r: len(r) >= 2,
-                            timeout_s=90)
+    letters = await consume(
+        common, common.topics.deadletter, until=lambda r: len(r) >= 2, timeout_s=90
+    )
     decoded = [codec.decode(DeadLetter, value) for _, value in letters]
     assert sorted(d.reason for d in decoded) == ["invalid-message", "invalid-message"]
     assert {d.stage for d in decoded} == {"indexer"}

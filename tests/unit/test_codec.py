@@ -11,9 +11,15 @@ from shared.models import FeedSource, RawArticle
 
 
 def _raw() -> RawArticle:
-    return RawArticle(id="a1", source_id="s1", source_kind="rss", url="http://x.test/1",
-                      final_url="http://x.test/1", fetched_at=datetime(2026, 1, 2, tzinfo=UTC),
-                      body="<p>hé</p>")
+    return RawArticle(
+        id="a1",
+        source_id="s1",
+        source_kind="rss",
+        url="http://x.test/1",
+        final_url="http://x.test/1",
+        fetched_at=datetime(2026, 1, 2, tzinfo=UTC),
+        body="<p>hé</p>",
+    )
 
 
 def test_round_trip_keeps_every_field() -> None:
@@ -48,9 +54,20 @@ def test_messages_are_frozen() -> None:
 
 def test_dead_letter_keeps_the_original_bytes_exactly() -> None:
     original = b"\x00\x01 not json \xff"
-    letter = dead_letter("cleaner", PoisonMessage("invalid-message", "bad"), original,
-                         topic="news.raw", partition=3, offset=17, key=b"k")
+    letter = dead_letter(
+        "cleaner",
+        PoisonMessage("invalid-message", "bad"),
+        original,
+        topic="news.raw",
+        partition=3,
+        offset=17,
+        key=b"k",
+    )
     again = codec.decode(type(letter), codec.encode(letter))
     assert original_bytes(again) == original
-    assert (again.stage, again.reason, again.partition, again.offset) == ("cleaner",
-                                                                          "invalid-message", 3, 17)
+    assert (again.stage, again.reason, again.partition, again.offset) == (
+        "cleaner",
+        "invalid-message",
+        3,
+        17,
+    )

@@ -10,9 +10,15 @@ from shared.models import CleanArticle, UniqueArticle
 
 
 def _a(article_id: str, source: str, text: str) -> CleanArticle:
-    return CleanArticle(id=article_id, source_id=source, url=f"http://{source}/{article_id}",
-                        canonical_url=f"http://{source}/{article_id}",
-                        fetched_at=datetime(2026, 5, 1, tzinfo=UTC), title="t", text=text)
+    return CleanArticle(
+        id=article_id,
+        source_id=source,
+        url=f"http://{source}/{article_id}",
+        canonical_url=f"http://{source}/{article_id}",
+        fetched_at=datetime(2026, 5, 1, tzinfo=UTC),
+        title="t",
+        text=text,
+    )
 
 
 def _run(stream: list[CleanArticle]) -> list[UniqueArticle]:
@@ -39,13 +45,15 @@ def test_text_key_ignores_case_and_spacing_but_not_words() -> None:
 
 
 def test_stream_of_copies() -> None:
-    out = _run([
-        _a("a1", "wire", "Gates open."),
-        _a("a2", "courier", "GATES   open."),
-        _a("a1", "ledger", "Gates open."),
-        _a("a1", "wire", "Gates open."),
-        _a("b1", "wire", "Bakers share an oven."),
-    ])
+    out = _run(
+        [
+            _a("a1", "wire", "Gates open."),
+            _a("a2", "courier", "GATES   open."),
+            _a("a1", "ledger", "Gates open."),
+            _a("a1", "wire", "Gates open."),
+            _a("b1", "wire", "Bakers share an oven."),
+        ]
+    )
     assert [(o.article.id, o.kind, o.duplicate_of, o.story_id) for o in out] == [
         ("a1", "unique", None, "a1"),
         ("a2", "exact", "a1", "a1"),

@@ -42,8 +42,11 @@ def test_workers_can_scale() -> None:
 
 def test_compose_pins_the_same_elastic_version_as_local_provisioning() -> None:
     pom = (REPO / "infra" / "local" / "pom.xml").read_text()
-    env = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
-               if line and not line.startswith("#"))
+    env = dict(
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert f"<es.version>{env['STACK_VERSION']}</es.version>" in pom
 
 

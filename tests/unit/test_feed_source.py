@@ -31,8 +31,9 @@ def _source(url: str = "http://site.test/feed") -> FeedSource:
 
 
 async def test_rss_items_with_guid_link_and_ttl() -> None:
-    http = _client(httpx.MockTransport(lambda r: httpx.Response(200, content=RSS,
-                                                                headers={"ETag": '"v1"'})))
+    http = _client(
+        httpx.MockTransport(lambda r: httpx.Response(200, content=RSS, headers={"ETag": '"v1"'}))
+    )
     result = await FeedSourceKind().poll(_source(), PollState(), http)
     assert [i.url for i in result.items] == ["http://site.test/a/1", "http://site.test/a/2"]
     assert result.items[0].key == "g-1" and result.items[1].key == "http://site.test/a/2"
@@ -77,8 +78,9 @@ async def test_html_served_as_a_feed_is_poison() -> None:
 
 
 async def test_http_error_carries_status_and_retry_after() -> None:
-    http = _client(httpx.MockTransport(
-        lambda r: httpx.Response(429, headers={"Retry-After": "120"})))
+    http = _client(
+        httpx.MockTransport(lambda r: httpx.Response(429, headers={"Retry-After": "120"}))
+    )
     with pytest.raises(FetchError) as info:
         await FeedSourceKind().poll(_source(), PollState(), http)
     assert info.value.reason == "http-429" and info.value.retry_after_s == 120
