@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
-from faust.types import EventT
+from faust.types import EventT, StreamT
 
 from shared import codec
 from shared.deadletter import dead_letter
@@ -77,8 +77,19 @@ def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     )
 
 
+def batches(
+    stream: StreamT[Any], size: int, within_s: float
+) -> AsyncIterator[Sequence[EventT[Any]]]:
+    """The stream's events in batches of at most ``size``, waiting at most ``within_s``.
+
+    Faust acknowledges a batch's events when the loop asks for the next batch,
+    i.e. after the loop body processed (and confirmed) the whole batch.
+    """
+    return cast(faust.Stream[Any], stream).take_events(size, within_s)
+
+
 @contextmanager
-def as_current(event: EventT) -> Iterator[None]:
+def as_current(event: EventT[Any]) -> Iterator[None]:
     """Make ``event`` the current one while handling it from a batch.
 
     Faust writes a table change to the changelog partition of the current
@@ -109,7 +120,7 @@ class Emitter:
         self._pending.append(fut)
         self.sent += 1
 
-    async def dead_letter(self, event: EventT, error: PoisonMessage) -> None:
+    async def dead_letter(self, event: EventT[Any], error: PoisonMessage) -> None:
         """Queue a dead letter for ``event``, with where it came from."""
         msg = event.message
         await self.dead_letter_bytes(

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
+from faust.types import EventT, StreamT
 
 from services.cleaner.extract import clean
 from services.cleaner.pool import TimeboxedPool
 from services.cleaner.settings import CleanerSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
-from shared.kafka import Emitter, make_app, raw_topic
+from shared.kafka import Emitter, batches, make_app, raw_topic
 from shared.models import CleanArticle, RawArticle
 
 STAGE = "cleaner"
@@ -43,15 +45,15 @@ def build(settings: CleanerSettings) -> faust.App:
         clean, settings.processes, settings.page_timeout_s
     )
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # Faust's decorators are untyped
     async def warm_up() -> None:
         await pool.warm_up(_WARM_UP)
 
     @app.agent(source)
-    async def clean_pages(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+    async def clean_pages(stream: StreamT[bytes]) -> None:
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
             emitter = Emitter(app, STAGE, deadletter)
-            decoded: list[tuple[faust.EventT, RawArticle]] = []
+            decoded: list[tuple[EventT[Any], RawArticle]] = []
             for event in events:
                 try:
                     decoded.append((event, codec.decode(RawArticle, event.value)))

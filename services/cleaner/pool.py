@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from shared.exceptions import PoisonMessage
 
@@ -96,7 +96,7 @@ class TimeboxedPool(Generic[A, R]):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _swallow(fut: asyncio.Future[object]) -> None:
+def _swallow(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled():
         fut.exception()
 

@@ -13,12 +13,13 @@ import logging
 from typing import Any
 
 import faust
+from faust.types import StreamT, TableT
 
 from services.dedup.exact import TextVerdict, UrlVerdict, text_key, text_verdict, url_verdict
 from services.dedup.settings import DedupSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
-from shared.kafka import Emitter, as_current, make_app, raw_topic
+from shared.kafka import Emitter, as_current, batches, make_app, raw_topic
 from shared.models import CleanArticle, UniqueArticle
 
 STAGE = "dedup"
@@ -34,12 +35,12 @@ def build(settings: DedupSettings) -> faust.App:
     by_text = raw_topic(app, f"{settings.app_id}-by-text", internal=True)
     sink = raw_topic(app, topics.unique)
     deadletter = raw_topic(app, topics.deadletter)
-    urls: faust.Table[str, dict[str, Any]] = app.Table("urls", default=None)
-    texts: faust.Table[str, dict[str, Any]] = app.Table("texts", default=None)
+    urls: TableT[str, Any] = app.Table("urls", default=None)
+    texts: TableT[str, Any] = app.Table("texts", default=None)
 
     @app.agent(source)
-    async def check_url(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+    async def check_url(stream: StreamT[bytes]) -> None:
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
             emitter = Emitter(app, STAGE, deadletter)
             for event in events:
                 try:
@@ -56,8 +57,8 @@ def build(settings: DedupSettings) -> faust.App:
             await emitter.confirm()
 
     @app.agent(by_text)
-    async def check_text(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+    async def check_text(stream: StreamT[bytes]) -> None:
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
             emitter = Emitter(app, STAGE, deadletter)
             for event in events:
                 try:

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import faust
+from faust.types import StreamT, TableT
 
 from services.fetcher.fetch import is_due, poll_source
 from services.fetcher.settings import FetcherSettings
@@ -45,8 +46,8 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
     polls = raw_topic(app, f"{settings.app_id}-polls", internal=True)
     sink = raw_topic(app, topics.raw)
     deadletter = raw_topic(app, topics.deadletter)
-    sources: faust.Table[str, dict[str, Any]] = app.Table("sources", default=None)
-    state: faust.Table[str, dict[str, Any]] = app.Table("state", default=None)
+    sources: TableT[str, Any] = app.Table("sources", default=None)
+    state: TableT[str, Any] = app.Table("state", default=None)
     client = http or HttpClient(
         user_agent=settings.user_agent,
         connect_timeout_s=settings.connect_timeout_s,
@@ -57,7 +58,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
     requested: dict[str, float] = {}  # source id → when a poll was asked for
 
     @app.agent(feeds)
-    async def register(stream: faust.StreamT[bytes]) -> None:
+    async def register(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
             key = event.key.decode() if isinstance(event.key, bytes) else None
             if not key:
@@ -77,7 +78,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 "partition": event.message.partition,
             }
 
-    @app.timer(settings.tick_s)
+    @app.timer(settings.tick_s)  # type: ignore[untyped-decorator]
     async def schedule() -> None:
         now = time.time()
         assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.feeds}
@@ -96,7 +97,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 await polls.send(key=source_id.encode(), value=b"{}")
 
     @app.agent(polls, concurrency=settings.concurrent_polls)
-    async def poll(stream: faust.StreamT[bytes]) -> None:
+    async def poll(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
             source_id = event.key.decode() if isinstance(event.key, bytes) else ""
             entry = sources.get(source_id)
@@ -125,10 +126,10 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 # A source that starts failing is reported once per streak
                 # (its health keeps the details); the original is its config,
                 # so a replay onto news.feeds re-registers it after a fix.
-                error = outcome.source_error
-                detail = error.args[0] if error.args else str(error)
+                failure = outcome.source_error
+                detail = failure.args[0] if failure.args else str(failure)
                 await emitter.dead_letter_bytes(
-                    PoisonMessage(error.reason, f"source {source_id}: {detail}"),
+                    PoisonMessage(failure.reason, f"source {source_id}: {detail}"),
                     source.model_dump_json().encode(),
                     topic=topics.feeds,
                     key=source_id.encode(),

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
 from elasticsearch import AsyncElasticsearch
+from faust.types import EventT, StreamT
 
 from services.indexer.bulk import Backoff, BulkIndexer
 from services.indexer.settings import IndexerSettings
 from shared import codec
 from shared.elastic import client
 from shared.exceptions import PoisonMessage
-from shared.kafka import Emitter, make_app, raw_topic
+from shared.kafka import Emitter, batches, make_app, raw_topic
 from shared.models import UniqueArticle
 
 STAGE = "indexer"
@@ -36,10 +38,10 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
     )
 
     @app.agent(source)
-    async def index_articles(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+    async def index_articles(stream: StreamT[bytes]) -> None:
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
             emitter = Emitter(app, STAGE, deadletter)
-            batch: list[tuple[faust.EventT, UniqueArticle]] = []
+            batch: list[tuple[EventT[Any], UniqueArticle]] = []
             size = 0
             for event in events:
                 try:
@@ -58,7 +60,7 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
 
 
 async def _write(
-    indexer: BulkIndexer, emitter: Emitter, batch: list[tuple[faust.EventT, UniqueArticle]]
+    indexer: BulkIndexer, emitter: Emitter, batch: list[tuple[EventT[Any], UniqueArticle]]
 ) -> None:
     if not batch:
         return
