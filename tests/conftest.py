@@ -21,13 +21,15 @@ from shared.settings import CommonSettings
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / "infra" / "local" / "newsflow-local"
 
-# Ports of the test run's own servers: next to the defaults, not on them.
+# Ports of the test run's own servers: beside the defaults, not on them.
+# NEWSFLOW_TEST_PORT_BASE moves them all (two checkouts testing at once).
+_BASE = int(os.environ.get("NEWSFLOW_TEST_PORT_BASE", "19000"))
 TEST_ENV = {
     "NEWSFLOW_INFRA_RUN": str(REPO / ".cache" / "test-infra"),
-    "NEWSFLOW_KAFKA_PORT": "19092",
-    "NEWSFLOW_KAFKA_CONTROLLER_PORT": "19093",
-    "NEWSFLOW_ES_PORT": "19200",
-    "NEWSFLOW_ES_TRANSPORT_PORT": "19300-19400",
+    "NEWSFLOW_KAFKA_PORT": str(_BASE + 92),
+    "NEWSFLOW_KAFKA_CONTROLLER_PORT": str(_BASE + 93),
+    "NEWSFLOW_ES_PORT": str(_BASE + 200),
+    "NEWSFLOW_ES_TRANSPORT_PORT": f"{_BASE + 300}-{_BASE + 399}",
 }
 
 

@@ -1,0 +1,488 @@
+"""Dedup's decision: is an article new, an exact copy or a near copy, and of which story?
+
+:func:`decide` is pure: it reads a :class:`StateStore` and returns the
+:class:`Decision` with the state updates that record it; the caller applies
+them (:func:`apply`). The dedup service backs the store with Faust tables,
+``newsflow dedup`` with a dict (:class:`InMemoryDeduper`), so both make the
+same decisions. Every stored value is JSON (Faust changelogs are JSON).
+
+State keys (see :func:`decide` for the order they are consulted in):
+
+- ``url:<article id>``: the decision recorded for that article;
+- ``text:<exact key>``: the first article with that folded text, and its story;
+- ``sig:<article id>``: the article's fingerprint, story and time;
+- ``band:<i>:<hash>``, ``lead:<i>:<hash>``: LSH buckets, ``[[article id, time], …]``.
+
+Every record carries the time it was written (``ts``, epoch seconds of the
+article's ``seen_at``); anything older than :attr:`DedupConfig.window_s` is
+ignored on read and may be deleted (:func:`expired`, :meth:`InMemoryDeduper.expire`).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from services.dedup.fingerprint import (
+    FINGERPRINT_VERSION,
+    Fingerprint,
+    Sketch,
+    fact_conflicts,
+    fingerprint,
+    overlap,
+    set_overlap,
+)
+from shared.models import CleanArticle
+
+__all__ = [
+    "Article",
+    "Decision",
+    "DedupConfig",
+    "InMemoryDeduper",
+    "Kind",
+    "Match",
+    "Outcome",
+    "StateStore",
+    "apply",
+    "decide",
+    "exact_match",
+    "expired",
+    "judge",
+    "near_or_unique",
+    "probe_bucket",
+    "records",
+    "replay",
+    "signature_record",
+]
+
+Kind = Literal["unique", "exact", "near"]
+
+_DAY_S = 86_400.0
+
+
+class StateStore(Protocol):
+    """What :func:`decide` needs from state: a dict and a Faust Table both qualify."""
+
+    def get(self, key: str, /) -> Any:
+        """The value at ``key``, or None."""
+
+    def __setitem__(self, key: str, value: Any, /) -> None:
+        """Store a JSON-able value at ``key``."""
+
+
+@dataclass(frozen=True, slots=True)
+class DedupConfig:
+    """Thresholds and limits of the decision; defaults are the tuned ones.
+
+    A pair of texts is a near duplicate when their figures do not conflict
+    (see ``fact_conflicts``) and either their shingle sets resemble each other or
+    the smaller is contained in the larger and they open with the same lead.
+    """
+
+    # How long an article can be matched: syndicated copies arrive within
+    # days; 30 days also catches late re-publications and bounds memory.
+    window_s: float = 30 * _DAY_S
+    # Jaccard at or above which two texts are one story whatever else differs:
+    # syndicated copies with edits and boilerplate score 0.6-0.95, follow-ups
+    # that reuse background paragraphs stay below ~0.45.
+    resemblance: float = 0.5
+    # Containment (of the smaller text in the larger) at or above which a
+    # shorter text is a truncated or trimmed copy, if the leads also agree.
+    containment: float = 0.8
+    # Share of the shorter lead found in the other lead: a truncated copy keeps
+    # the opening; a follow-up reusing background paragraphs writes a new one.
+    lead_overlap: float = 0.5
+    # Contexts stating different figures ("rose _ percent": 2.1 vs 3.4) above
+    # which two texts are different stories if at least half the contexts
+    # they share disagree (an update may correct a figure or two). For a
+    # containment match, more than this always, and even one if it is half
+    # of what is shared. A templated story restates its frame with new
+    # figures; a copy keeps them.
+    max_fact_conflicts: int = 1
+    # Entries kept per LSH bucket, newest last: a bucket shared by more texts
+    # than this is boilerplate or one huge story, and older entries add nothing.
+    bucket_cap: int = 32
+    # Candidates checked per article, those sharing most buckets first: bounds
+    # the work for texts full of boilerplate shared with many others.
+    max_candidates: int = 64
+
+
+DEFAULT_CONFIG = DedupConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """What dedup looks at in an article; ``seen_at`` drives expiry."""
+
+    id: str
+    canonical_url: str
+    title: str
+    text: str
+    source: str
+    seen_at: datetime
+    published_at: datetime | None = None
+
+    @property
+    def seen_s(self) -> float:
+        """``seen_at`` in seconds since the epoch (naive times taken as UTC):
+        the clock of every record and of expiry."""
+        return _epoch(self.seen_at)
+
+    @classmethod
+    def from_clean(cls, article: CleanArticle, *, seen_at: datetime | None = None) -> Article:
+        """The view of a ``news.clean`` message (``seen_at`` defaults to ``fetched_at``)."""
+        return cls(
+            id=article.id,
+            canonical_url=article.canonical_url,
+            title=article.title,
+            text=article.text,
+            source=article.source_id,
+            seen_at=seen_at or article.fetched_at,
+            published_at=article.published_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Dedup's verdict (the fields of ``UniqueArticle`` besides the article).
+
+    ``story_id`` is the id of the first article seen of the story (the
+    article's own id when it is unique); ``duplicate_of`` the article it was
+    matched to; ``similarity`` the estimated resemblance or containment on
+    which the match was made (1.0 for exact copies).
+    """
+
+    kind: Kind
+    story_id: str
+    duplicate_of: str | None = None
+    similarity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decision and the ``(key, value)`` writes that record it, in order."""
+
+    decision: Decision
+    updates: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The best earlier article a text was matched to."""
+
+    article_id: str
+    story_id: str
+    similarity: float
+
+
+def decide(
+    article: Article,
+    state: StateStore,
+    config: DedupConfig = DEFAULT_CONFIG,
+    *,
+    fp: Fingerprint | None = None,
+) -> Outcome:
+    """Decide on ``article`` against ``state``; never raises on any text.
+
+    In order: the article's id seen before (a redelivery or the same URL from
+    another source) gets :func:`replay`; the same folded text as an earlier
+    article is an exact duplicate of it (:func:`exact_match`); a text long
+    enough for near matching is compared with the earlier articles sharing an
+    LSH bucket (:func:`probe_bucket`, :func:`judge`); else the article is
+    unique and starts its own story. ``fp`` may be passed when the caller
+    already computed ``fingerprint(article.text, title=article.title)``.
+
+    The steps are public so that a partitioned service can run each on the
+    partition that owns its keys and still decide as this function does.
+    """
+    again = replay(article, state.get(f"url:{article.id}"), config)
+    if again is not None:
+        return again
+    fp = fp if fp is not None else fingerprint(article.text, title=article.title)
+    text = state.get(f"text:{fp.exact_key}") if fp.exact_key is not None else None
+    exact = exact_match(article, text, config)
+    if exact is not None:
+        return Outcome(exact, records(article, fp, exact))
+    candidates: Counter[str] = Counter()
+    bucket_writes: list[tuple[str, Any]] = []
+    for band in fp.bands:
+        members, bucket = probe_bucket(state.get(band), article.id, article.seen_s, config)
+        if members:
+            candidates.update(members)
+        bucket_writes.append((band, bucket))
+    checked = [cid for cid, _ in candidates.most_common(config.max_candidates)]
+    match = judge(fp, [(cid, state.get(f"sig:{cid}")) for cid in checked], article.seen_s, config)
+    decision = near_or_unique(article, match)
+    return Outcome(decision, (*records(article, fp, decision), *bucket_writes))
+
+
+def replay(article: Article, seen: Any, config: DedupConfig = DEFAULT_CONFIG) -> Outcome | None:
+    """The outcome for an article id already decided (``seen``: its ``url:``
+    record), or None when it has none within the window.
+
+    From the source that brought it first (a redelivery, a re-fetch): the
+    recorded decision, and nothing to write. From any other source: an exact
+    copy of itself, which only adds that source to the coverage; the source is
+    remembered, so its own redeliveries get the same answer.
+    """
+    if _fresh(seen, article.seen_s, config) is None:
+        return None
+    sources: Sequence[str] = seen.get("sources", ())
+    if sources and article.source == sources[0]:
+        decision = Decision(seen["kind"], seen["story"], seen.get("of"), seen.get("sim"))
+        return Outcome(decision)
+    decision = Decision("exact", seen["story"], article.id, 1.0)
+    if article.source in sources:
+        return Outcome(decision)
+    record = {**seen, "sources": [*sources, article.source]}
+    return Outcome(decision, ((f"url:{article.id}", record),))
+
+
+def exact_match(
+    article: Article, owner: Any, config: DedupConfig = DEFAULT_CONFIG
+) -> Decision | None:
+    """The exact-duplicate decision when ``owner`` (the ``text:`` record of the
+    article's exact key) names another article within the window, else None."""
+    live = _fresh(owner, article.seen_s, config)
+    if live is None or live["id"] == article.id:
+        return None
+    return Decision("exact", live["story"], live["id"], 1.0)
+
+
+def probe_bucket(
+    bucket: Any, article_id: str, now: float, config: DedupConfig = DEFAULT_CONFIG
+) -> tuple[list[str], list[list[Any]]]:
+    """Look up and join one LSH bucket; the caller writes the new value back
+    before the bucket is probed again (one partition owns each bucket key).
+
+    Returns the ids of the live members other than ``article_id`` (oldest
+    first) and the bucket's new value: live members plus this article, at most
+    ``config.bucket_cap`` entries, the oldest dropped first. ``now`` is
+    :attr:`Article.seen_s`.
+    """
+    if not bucket:
+        return [], [[article_id, now]]
+    live = [
+        entry for entry in bucket if entry[0] != article_id and not _is_stale(entry[1], now, config)
+    ]
+    members = [str(entry[0]) for entry in live]
+    return members, [*live, [article_id, now]][-config.bucket_cap :]
+
+
+def judge(
+    fp: Fingerprint,
+    candidates: Iterable[tuple[str, Any]],
+    now: float,
+    config: DedupConfig = DEFAULT_CONFIG,
+) -> Match | None:
+    """The best candidate that ``fp``'s text is a near duplicate of, or None.
+
+    ``candidates`` are ``(article id, sig record or None)`` pairs; records
+    missing, out of the window (``now`` is :attr:`Article.seen_s`) or of
+    another fingerprint version are skipped. A candidate matches when their
+    figures do not conflict and either the resemblance reaches
+    ``config.resemblance`` or the containment reaches ``config.containment``
+    with leads overlapping by ``config.lead_overlap``. The best is a
+    resemblance match before a containment one (a full copy is a better
+    ``duplicate_of`` than a teaser), then the highest similarity, then the
+    earliest, then the smallest id: the choice does not depend on the order of
+    ``candidates``.
+    """
+    best: tuple[int, float, float, str, str] | None = None
+    for cid, record in candidates:
+        live = _fresh(record, now, config)
+        if live is None or live.get("v") != FINGERPRINT_VERSION:
+            continue
+        found = _similarity(fp, live, config)
+        if found is None:
+            continue
+        rank, score = found
+        key = (rank, -score, float(live["ts"]), cid, str(live["story"]))
+        if best is None or key < best:
+            best = key
+    if best is None:
+        return None
+    return Match(article_id=best[3], story_id=best[4], similarity=-best[1])
+
+
+def near_or_unique(article: Article, match: Match | None) -> Decision:
+    """The decision for an article that is not an exact copy."""
+    if match is None:
+        return Decision("unique", article.id)
+    return Decision("near", match.story_id, match.article_id, round(match.similarity, 4))
+
+
+def records(article: Article, fp: Fingerprint, decision: Decision) -> tuple[tuple[str, Any], ...]:
+    """The ``url:``, ``text:`` and ``sig:`` writes that record ``decision``.
+
+    An exact copy records only its URL: its text and fingerprint are its
+    original's. Bucket writes are not included (see :func:`probe_bucket`).
+    """
+    now = article.seen_s
+    url = (f"url:{article.id}", _url_record(article, decision, now))
+    if decision.kind == "exact":
+        return (url,)
+    writes: list[tuple[str, Any]] = [url]
+    if fp.exact_key is not None:
+        owner = {"id": article.id, "story": decision.story_id, "ts": now}
+        writes.append((f"text:{fp.exact_key}", owner))
+    if fp.near_eligible:
+        writes.append((f"sig:{article.id}", signature_record(fp, decision.story_id, now)))
+    return tuple(writes)
+
+
+def signature_record(fp: Fingerprint, story_id: str, now: float) -> dict[str, Any]:
+    """The ``sig:<id>`` value: what :func:`judge` needs of a candidate, as JSON."""
+    return {
+        "v": FINGERPRINT_VERSION,
+        "story": story_id,
+        "ts": now,
+        "n": fp.sketch.size,
+        "sk": _b64(fp.sketch.hashes.astype("<u4")),
+        "sg": _b64(fp.sketch.segments),
+        "sh": _b64(np.packbits(fp.sketch.short)),
+        "ns": len(fp.sketch.short),
+        "ld": _b64(fp.lead.astype("<u4")),
+        "lc": fp.lead_complete,
+        "nu": _b64(fp.facts.astype("<u8")),
+    }
+
+
+def apply(state: StateStore, updates: Iterable[tuple[str, Any]]) -> None:
+    """Write an outcome's updates into ``state``."""
+    for key, value in updates:
+        state[key] = value
+
+
+def expired(value: Any, now: datetime, config: DedupConfig = DEFAULT_CONFIG) -> bool:
+    """Whether a stored value has nothing left within the window (safe to delete).
+
+    For a bucket: all its entries are older than the window; for a record: it is.
+    """
+    cutoff = _epoch(now)
+    if isinstance(value, list):
+        return all(_is_stale(entry[1], cutoff, config) for entry in value)
+    if isinstance(value, dict):
+        return _is_stale(value.get("ts", 0), cutoff, config)
+    return True
+
+
+@dataclass
+class InMemoryDeduper:
+    """Single-process dedup over a dict, for ``newsflow dedup`` and tests.
+
+    Decisions equal the service's for the same arrival order. Memory stays
+    bounded: what falls out of the window is deleted as articles are processed
+    (oldest writes first).
+    """
+
+    config: DedupConfig = DEFAULT_CONFIG
+    store: dict[str, Any] = field(default_factory=dict)
+    _writes: deque[tuple[float, tuple[str, ...]]] = field(default_factory=deque, repr=False)
+
+    def process(self, article: Article) -> Decision:
+        """Decide on ``article``, record it, and forget what has expired."""
+        self.expire(article.seen_at)
+        outcome = decide(article, self.store, self.config)
+        apply(self.store, outcome.updates)
+        if outcome.updates:
+            keys = tuple(key for key, _ in outcome.updates)
+            self._writes.append((article.seen_s, keys))
+        return outcome.decision
+
+    def expire(self, now: datetime) -> int:
+        """Delete values that have expired by ``now``; returns how many."""
+        cutoff = _epoch(now) - self.config.window_s
+        removed = 0
+        while self._writes and self._writes[0][0] < cutoff:
+            _, keys = self._writes.popleft()
+            for key in keys:
+                value = self.store.get(key)
+                if value is not None and expired(value, now, self.config):
+                    del self.store[key]
+                    removed += 1
+        return removed
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _similarity(
+    fp: Fingerprint, record: Mapping[str, Any], config: DedupConfig
+) -> tuple[int, float] | None:
+    """How ``fp`` matches ``record``: (0, resemblance) or (1, containment), or None."""
+    shared, conflicts = fact_conflicts(fp.facts, _array(record["nu"], "<u8", np.uint64))
+    if conflicts > config.max_fact_conflicts and 2 * conflicts >= shared:
+        return None  # at least half the shared figures differ: a templated story
+    other = _sketch(record)
+    estimate = overlap(fp.sketch, other)
+    if estimate.resemblance >= config.resemblance:
+        return 0, estimate.resemblance
+    lead = set_overlap(fp.lead, _array(record["ld"], "<u4", np.uint32))
+    containment = estimate.containment
+    smaller_is_lead = fp.lead_complete if fp.sketch.size <= other.size else bool(record["lc"])
+    if smaller_is_lead:
+        # The shorter text is all lead: the exact lead sets measure its
+        # containment without sampling error.
+        containment = max(containment, lead)
+    if conflicts > config.max_fact_conflicts or (conflicts and 2 * conflicts >= shared):
+        return None  # less text to go on: figures must agree more strictly
+    if containment >= config.containment and lead >= config.lead_overlap:
+        return 1, containment
+    return None
+
+
+def _sketch(record: Mapping[str, Any]) -> Sketch:
+    """The sketch stored in a ``sig:`` record."""
+    short_bits = np.frombuffer(base64.b64decode(record["sh"]), dtype=np.uint8)
+    return Sketch(
+        hashes=_array(record["sk"], "<u4", np.uint32),
+        segments=_array(record["sg"], "u1", np.uint8),
+        short=np.unpackbits(short_bits, count=int(record["ns"])).astype(np.bool_),
+        size=int(record["n"]),
+    )
+
+
+def _url_record(article: Article, decision: Decision, now: float) -> dict[str, Any]:
+    return {
+        "kind": decision.kind,
+        "story": decision.story_id,
+        "of": decision.duplicate_of,
+        "sim": decision.similarity,
+        "sources": [article.source],
+        "ts": now,
+    }
+
+
+def _fresh(value: Any, now: float, config: DedupConfig) -> Any:
+    """``value`` if it is a record written within the window, else None."""
+    if not isinstance(value, dict) or _is_stale(value.get("ts", 0), now, config):
+        return None
+    return value
+
+
+def _is_stale(ts: float, now: float, config: DedupConfig) -> bool:
+    return now - float(ts) > config.window_s
+
+
+def _epoch(moment: datetime) -> float:
+    """Seconds since the epoch; naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _b64(values: npt.NDArray[Any]) -> str:
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def _array(text: str, stored: str, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """An array packed by :func:`_b64` as ``stored`` (explicit byte order)."""
+    return np.frombuffer(base64.b64decode(text), dtype=stored).astype(dtype, copy=False)

@@ -1,0 +1,403 @@
+"""The dedup decision: kinds, stories, bad input, state and expiry."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.dedup.decide import (
+    Article,
+    Decision,
+    DedupConfig,
+    InMemoryDeduper,
+    apply,
+    decide,
+    judge,
+    probe_bucket,
+)
+from services.dedup.fingerprint import fingerprint, overlap
+from shared.models import CleanArticle, UniqueArticle
+from tests.unit.dedup.texts import (
+    BRIDGE,
+    BRIDGE_FOLLOW_UP,
+    MARKETS_DAY_1,
+    MARKETS_DAY_2,
+    ORCHESTRA,
+    ZH_AGENCY_PREFIX,
+    ZH_METRO,
+    ZH_RAIN,
+    text,
+)
+
+T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def article(
+    id: str, body: str, *, minutes: float = 0, source: str = "s1", title: str = "A headline"
+) -> Article:
+    return Article(
+        id=id,
+        canonical_url=f"https://{source}.example/{id}",
+        title=title,
+        text=body,
+        source=source,
+        seen_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+def run(*articles: Article, deduper: InMemoryDeduper | None = None) -> list[Decision]:
+    deduper = deduper or InMemoryDeduper()
+    return [deduper.process(a) for a in articles]
+
+
+# --- kinds and stories --------------------------------------------------------------
+
+
+def test_first_article_is_unique_and_starts_its_story() -> None:
+    [first] = run(article("a", text(BRIDGE)))
+    assert first == Decision("unique", "a")
+
+
+def test_same_text_under_another_url_is_exact() -> None:
+    reflowed = text(BRIDGE).upper().replace("\n\n", "\n")
+    decisions = run(article("a", text(BRIDGE)), article("b", reflowed, minutes=5, source="s2"))
+    assert decisions[1] == Decision("exact", "a", "a", 1.0)
+
+
+def test_syndicated_copy_is_near_and_joins_the_story() -> None:
+    copy_ = [
+        "MARLOW (Reuters) - " + BRIDGE[0],
+        *BRIDGE[1:5],
+        BRIDGE[5].replace("about 38 million", "roughly 38 million"),
+        "(Reporting by Ana Lowe; Editing by Sam Holt)",
+    ]
+    decisions = run(article("a", text(BRIDGE)), article("b", text(copy_), minutes=30))
+    assert decisions[1].kind == "near"
+    assert decisions[1].story_id == "a"
+    assert decisions[1].duplicate_of == "a"
+    assert decisions[1].similarity is not None and 0.5 <= decisions[1].similarity < 1.0
+
+
+def test_story_id_is_the_first_article_of_a_chain() -> None:
+    b_text = text(BRIDGE[:7])  # trimmed
+    c_text = text(BRIDGE[:6]) + "\n\nComments are closed for this article."
+    decisions = run(
+        article("a", text(BRIDGE)),
+        article("b", b_text, minutes=1),
+        article("c", c_text, minutes=2),
+    )
+    assert [d.story_id for d in decisions] == ["a", "a", "a"]
+
+
+def test_teaser_after_its_original_is_near() -> None:
+    teaser = text([*BRIDGE[:2], "Continue reading…"])
+    decisions = run(article("full", text(BRIDGE)), article("teaser", teaser, minutes=3))
+    assert decisions[1].kind == "near"
+    assert decisions[1].story_id == "full"
+
+
+def test_teaser_before_its_original_gives_the_story_its_id() -> None:
+    teaser = text(["Advertisement", *BRIDGE[:2], "Read more at the source."])
+    decisions = run(article("teaser", teaser), article("full", text(BRIDGE), minutes=3))
+    assert decisions[0] == Decision("unique", "teaser")
+    assert decisions[1].kind == "near"
+    assert decisions[1].story_id == "teaser"
+
+
+def test_short_teaser_of_a_long_article_is_judged_on_the_exact_leads() -> None:
+    """Against a long text the sketch sees only a sample of a short teaser's
+    shingles; the leads are kept whole and decide instead."""
+    rng = random.Random(8)
+    filler = [" ".join(f"w{rng.randrange(100_000)}" for _ in range(40)) for _ in range(40)]
+    long_original = text([*BRIDGE, *filler])
+    teaser = text(["NEW YORK, May 21 (Reuters) - " + BRIDGE[0], "Continue reading…"])
+    sampled = overlap(fingerprint(teaser).sketch, fingerprint(long_original).sketch)
+    assert sampled.containment < 0.8  # the sample alone would miss it
+    decisions = run(article("full", long_original), article("teaser", teaser, minutes=5))
+    assert decisions[1].kind == "near"
+    assert decisions[1].story_id == "full"
+
+
+def test_full_copy_is_preferred_over_a_teaser_as_duplicate_of() -> None:
+    decisions = run(
+        article("full", text(BRIDGE)),
+        article("teaser", text(BRIDGE[:2]), minutes=1),
+        article("copy", text(BRIDGE) + "\n\nAll rights reserved.", minutes=2),
+    )
+    assert decisions[2].duplicate_of == "full"
+
+
+def test_follow_up_reusing_background_is_its_own_story() -> None:
+    decisions = run(article("a", text(BRIDGE)), article("b", text(BRIDGE_FOLLOW_UP), minutes=60))
+    assert decisions[1] == Decision("unique", "b")
+
+
+def test_follow_up_with_only_short_new_paragraphs_is_its_own_story() -> None:
+    """Short foreign paragraphs are forgiven in containment (they look like
+    site lines); a different opening is what keeps this follow-up apart."""
+    follow_up = [
+        "Queues formed on the ring road on Monday after the bridge closed.",
+        "Schools near the ring road asked parents to allow extra time.",
+        *BRIDGE[1:4],
+        "The council will review traffic lights at three junctions.",
+    ]
+    decisions = run(article("a", text(BRIDGE)), article("b", text(follow_up), minutes=60))
+    assert decisions[1] == Decision("unique", "b")
+
+
+def test_unrelated_article_is_unique() -> None:
+    decisions = run(article("a", text(BRIDGE)), article("b", text(ORCHESTRA), minutes=1))
+    assert decisions[1] == Decision("unique", "b")
+
+
+def test_templated_stories_with_other_figures_are_not_merged() -> None:
+    decisions = run(article("mon", MARKETS_DAY_1), article("tue", MARKETS_DAY_2, minutes=1440))
+    assert decisions[1] == Decision("unique", "tue")
+
+
+def test_copy_of_a_templated_story_still_matches() -> None:
+    copy_ = MARKETS_DAY_2.replace("in a busy session", "in busy trading") + "\n\nData: exchange."
+    decisions = run(
+        article("mon", MARKETS_DAY_1),
+        article("tue", MARKETS_DAY_2, minutes=1440),
+        article("tue-copy", copy_, minutes=1450),
+    )
+    assert decisions[2].story_id == "tue"
+
+
+def test_chinese_copy_is_near_and_other_chinese_story_unique() -> None:
+    copy_ = ZH_AGENCY_PREFIX + ZH_METRO.replace("非常方便", "十分方便")
+    decisions = run(
+        article("zh", ZH_METRO),
+        article("zh-copy", copy_, minutes=1),
+        article("zh-other", ZH_RAIN, minutes=2),
+    )
+    assert decisions[1].kind == "near" and decisions[1].story_id == "zh"
+    assert decisions[2] == Decision("unique", "zh-other")
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", ["", "   \n\t  "])
+def test_empty_texts_are_each_unique_and_write_no_text_key(blank: str) -> None:
+    deduper = InMemoryDeduper()
+    decisions = run(
+        article("a", blank, title=""),
+        article("b", blank, title="", minutes=1),
+        deduper=deduper,
+    )
+    assert decisions == [Decision("unique", "a"), Decision("unique", "b")]
+    assert not any(key.startswith(("text:", "sig:", "band:")) for key in deduper.store)
+
+
+def test_one_word_texts_match_only_exactly_and_with_their_title() -> None:
+    decisions = run(
+        article("a", "Video", title="Storm hits coast"),
+        article("b", "Video", title="Council closes bridge", minutes=1),
+        article("c", "video", title="Storm hits coast", minutes=2),
+    )
+    assert decisions[1] == Decision("unique", "b")
+    assert decisions[2] == Decision("exact", "a", "a", 1.0)
+
+
+def test_short_texts_are_not_near_matched() -> None:
+    short = "The council voted on Tuesday to close the old bridge to cars next month."
+    decisions = run(article("a", short), article("b", short.replace("Tuesday", "Monday")))
+    assert decisions[1] == Decision("unique", "b")
+
+
+def test_enormous_texts_are_decided() -> None:
+    rng = random.Random(3)
+    body = " ".join(f"w{rng.randrange(30_000)}" for _ in range(300_000))  # ~2M characters
+    decisions = run(
+        article("a", body),
+        article("b", "An extra opening line here. " + body, minutes=1),
+        article("c", body + " a change past the first million characters", minutes=2),
+    )
+    assert decisions[0] == Decision("unique", "a")
+    assert decisions[1].kind == "near"  # judged on its first 10k words
+    assert decisions[2].kind == "exact"  # judged on its first 1M characters
+
+
+# --- redelivery and same URL -------------------------------------------------------------
+
+
+def test_redelivery_repeats_the_decision_and_writes_nothing() -> None:
+    deduper = InMemoryDeduper()
+    _, second = run(article("a", text(BRIDGE)), article("b", text(BRIDGE[:7])), deduper=deduper)
+    before = copy.deepcopy(deduper.store)
+    again = decide(article("b", text(BRIDGE[:7]), minutes=90), deduper.store)
+    assert again.decision == second
+    assert again.updates == ()
+    assert deduper.store == before
+
+
+def test_same_url_from_another_source_is_an_exact_copy_of_itself() -> None:
+    decisions = run(
+        article("a", text(BRIDGE)),
+        article("a", text(BRIDGE), minutes=5, source="other-feed"),
+        article("a", text(BRIDGE), minutes=6, source="other-feed"),
+        article("a", text(BRIDGE), minutes=7),
+    )
+    assert decisions[1] == Decision("exact", "a", "a", 1.0)
+    assert decisions[2] == decisions[1]
+    assert decisions[3] == Decision("unique", "a")
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+def test_decide_does_not_touch_the_state() -> None:
+    deduper = InMemoryDeduper()
+    run(article("a", text(BRIDGE)), deduper=deduper)
+    before = copy.deepcopy(deduper.store)
+    outcome = decide(article("b", text(BRIDGE[:6]), minutes=1), deduper.store)
+    assert outcome.decision.kind == "near"
+    assert deduper.store == before
+
+
+def test_state_values_are_json_and_survive_a_round_trip() -> None:
+    """A Faust table keeps its changelog as JSON: decisions must not change."""
+    stream = [
+        article("a", text(BRIDGE)),
+        article("b", text(ORCHESTRA), minutes=1),
+        article("c", text(BRIDGE[:3]), minutes=2),
+        article("d", MARKETS_DAY_1, minutes=3),
+        article("e", text(ORCHESTRA[:5]) + "\n\nAdvertisement", minutes=4),
+    ]
+    plain = InMemoryDeduper()
+    restored: dict[str, Any] = {}
+    for item in stream:
+        expected = plain.process(item)
+        outcome = decide(item, restored)
+        apply(restored, outcome.updates)
+        restored = json.loads(json.dumps(restored))
+        assert outcome.decision == expected
+
+
+class MinimalStore:
+    """Only what the StateStore protocol promises: get and item assignment."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+
+    def get(self, key: str, /) -> Any:
+        return self._data.get(key)
+
+    def __setitem__(self, key: str, value: Any, /) -> None:
+        self._data[key] = value
+
+
+def test_any_get_and_set_store_works() -> None:
+    store = MinimalStore()
+    decisions = []
+    for item in (article("a", text(BRIDGE)), article("b", text(BRIDGE[:6]), minutes=1)):
+        outcome = decide(item, store)
+        apply(store, outcome.updates)
+        decisions.append(outcome.decision)
+    assert [d.kind for d in decisions] == ["unique", "near"]
+
+
+def test_key_scheme() -> None:
+    deduper = InMemoryDeduper()
+    run(article("a", text(BRIDGE)), deduper=deduper)
+    prefixes = {key.split(":", 1)[0] for key in deduper.store}
+    assert prefixes == {"url", "text", "sig", "band", "lead"}
+    assert "url:a" in deduper.store and "sig:a" in deduper.store
+
+
+def test_judge_does_not_depend_on_candidate_order() -> None:
+    deduper = InMemoryDeduper()
+    bodies = [text(BRIDGE), text(BRIDGE[:7]), text(BRIDGE[:6]) + "\n\nAdvertisement"]
+    for i, body in enumerate(bodies):
+        deduper.process(article(f"o{i}", body, minutes=i))
+    fp = fingerprint(text(BRIDGE[:6]))
+    candidates = [(f"o{i}", deduper.store[f"sig:o{i}"]) for i in range(3)]
+    now = T0.timestamp() + 600
+    assert judge(fp, candidates, now) is not None
+    assert judge(fp, candidates, now) == judge(fp, list(reversed(candidates)), now)
+
+
+def test_judge_skips_missing_stale_and_foreign_records() -> None:
+    deduper = InMemoryDeduper()
+    deduper.process(article("o", text(BRIDGE)))
+    record = deduper.store["sig:o"]
+    fp = fingerprint(text(BRIDGE[:6]))
+    now = T0.timestamp()
+    assert judge(fp, [("o", record)], now) is not None
+    assert judge(fp, [("o", None)], now) is None
+    assert judge(fp, [("o", record)], now + 31 * 86_400) is None
+    assert judge(fp, [("o", {**record, "v": -1})], now) is None
+
+
+def test_probe_bucket_caps_skips_itself_and_drops_stale_entries() -> None:
+    config = DedupConfig(bucket_cap=3, window_s=100)
+    bucket = [["old", 0.0], ["x", 950.0], ["me", 960.0], ["y", 990.0]]
+    members, joined = probe_bucket(bucket, "me", 1000.0, config)
+    assert members == ["x", "y"]
+    assert joined == [["x", 950.0], ["y", 990.0], ["me", 1000.0]]
+    members, joined = probe_bucket([*joined, ["z", 995.0]], "new", 1000.0, config)
+    assert len(joined) == 3 and joined[-1] == ["new", 1000.0]
+
+
+# --- expiry ---------------------------------------------------------------------------------
+
+
+def test_articles_older_than_the_window_are_not_matched() -> None:
+    deduper = InMemoryDeduper(DedupConfig(window_s=3600))
+    decisions = run(
+        article("a", text(BRIDGE)),
+        article("b", text(BRIDGE), minutes=61, source="s2"),
+        deduper=deduper,
+    )
+    assert decisions[1] == Decision("unique", "b")
+
+
+def test_memory_stays_bounded_by_the_window() -> None:
+    deduper = InMemoryDeduper(DedupConfig(window_s=3600))
+
+    def stream() -> Iterator[Article]:
+        for i in range(60):
+            body = text(ORCHESTRA if i % 2 else BRIDGE) + f"\n\nIssue number {i} of the paper."
+            yield article(f"a{i}", body, minutes=i * 30)
+
+    sizes = []
+    for item in stream():
+        deduper.process(item)
+        sizes.append(len(deduper.store))
+    assert max(sizes[20:]) <= max(sizes[:8]) + 60  # a steady state, not growth
+    assert deduper.expire(T0 + timedelta(days=10)) > 0
+    assert len(deduper.store) == 0
+
+
+# --- compatibility with the messages -------------------------------------------------------
+
+
+def test_article_from_clean_and_decision_to_unique_article() -> None:
+    clean = CleanArticle(
+        id="abc",
+        source_id="feed-1",
+        url="https://example.com/a",
+        canonical_url="https://example.com/a",
+        fetched_at=T0,
+        title="Bridge to close",
+        text=text(BRIDGE),
+    )
+    view = Article.from_clean(clean)
+    assert (view.id, view.source, view.seen_at) == ("abc", "feed-1", T0)
+    decision = InMemoryDeduper().process(view)
+    message = UniqueArticle(
+        kind=decision.kind,
+        article=clean,
+        story_id=decision.story_id,
+        duplicate_of=decision.duplicate_of,
+        similarity=decision.similarity,
+    )
+    assert message.story_id == "abc"

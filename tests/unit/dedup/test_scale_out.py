@@ -1,0 +1,138 @@
+"""The partitioned form of :func:`decide`, as the service runs it, decides as one process.
+
+State is split over partitions by key, as Faust tables are: ``url:``/``sig:``
+records on the article id's partition, ``text:`` on the text key's, each LSH
+bucket on its own key's. Every step reads and writes only the keys of the
+partition it runs on; steps pass values along as messages would.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.dedup.decide import (
+    Article,
+    Decision,
+    InMemoryDeduper,
+    exact_match,
+    judge,
+    near_or_unique,
+    probe_bucket,
+    records,
+    replay,
+)
+from services.dedup.fingerprint import fingerprint
+from tests.unit.dedup.texts import (
+    BRIDGE,
+    BRIDGE_FOLLOW_UP,
+    MARKETS_DAY_1,
+    MARKETS_DAY_2,
+    ORCHESTRA,
+    ZH_METRO,
+    text,
+)
+
+PARTITIONS = 4
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+class Partitions:
+    """One dict per partition; a key lives on exactly one."""
+
+    def __init__(self) -> None:
+        self.tables: list[dict[str, Any]] = [{} for _ in range(PARTITIONS)]
+
+
+def step(parts: Partitions, keys: list[str]) -> dict[str, Any]:
+    """The one partition that owns all of ``keys`` (a step never spans two)."""
+    owners = {zlib.crc32(key.encode()) % PARTITIONS for key in keys}
+    assert len(owners) == 1
+    return parts.tables[owners.pop()]
+
+
+def decide_partitioned(item: Article, parts: Partitions) -> Decision:
+    # 1. Article partition (key: article id): seen before?
+    url_key = f"url:{item.id}"
+    again = replay(item, step(parts, [url_key]).get(url_key))
+    if again is not None:
+        for key, value in again.updates:
+            step(parts, [key])[key] = value
+        return again.decision
+    fp = fingerprint(item.text, title=item.title)
+    # 2. Text partition (key: exact key): same text seen before?
+    if fp.exact_key is not None:
+        text_key = f"text:{fp.exact_key}"
+        exact = exact_match(item, step(parts, [text_key]).get(text_key))
+        if exact is not None:
+            for key, value in records(item, fp, exact):
+                step(parts, [key])[key] = value
+            return exact
+    # 3. Band partitions (key: bucket): probe and join, one bucket at a time.
+    candidates: Counter[str] = Counter()
+    for band in fp.bands:
+        bucket_table = step(parts, [band])
+        members, bucket_table[band] = probe_bucket(bucket_table.get(band), item.id, item.seen_s)
+        candidates.update(members)
+    # 4. Article partition again: fetch the candidates' records (each from its
+    #    own article partition) and decide; write the records where they live.
+    fetched = [
+        (cid, step(parts, [f"sig:{cid}"]).get(f"sig:{cid}"))
+        for cid, _ in candidates.most_common(64)
+    ]
+    decision = near_or_unique(item, judge(fp, fetched, item.seen_s))
+    for key, value in records(item, fp, decision):
+        step(parts, [key])[key] = value
+    return decision
+
+
+def stream() -> list[Article]:
+    bodies = [
+        ("a", text(BRIDGE)),
+        ("b", text(ORCHESTRA)),
+        ("c", text(["MARLOW (AP) - " + BRIDGE[0], *BRIDGE[1:6]])),
+        ("d", text(BRIDGE[:2])),
+        ("e", text(BRIDGE_FOLLOW_UP)),
+        ("f", MARKETS_DAY_1),
+        ("g", MARKETS_DAY_2),
+        ("h", text(BRIDGE).upper()),
+        ("i", ZH_METRO),
+        ("j", "Video"),
+        ("k", ""),
+        ("c", text(["MARLOW (AP) - " + BRIDGE[0], *BRIDGE[1:6]])),
+    ]
+    return [
+        Article(
+            id=doc_id,
+            canonical_url=f"https://site.example/{doc_id}",
+            title="t",
+            text=body,
+            source="s2" if i == len(bodies) - 1 else "s1",
+            seen_at=T0 + timedelta(minutes=i),
+        )
+        for i, (doc_id, body) in enumerate(bodies)
+    ]
+
+
+def test_partitioned_steps_decide_as_one_process() -> None:
+    single = InMemoryDeduper()
+    parts = Partitions()
+    expected = [single.process(item) for item in stream()]
+    got = [decide_partitioned(item, parts) for item in stream()]
+    assert got == expected
+    assert {d.kind for d in got} == {"unique", "exact", "near"}
+
+
+def test_partitioned_state_equals_single_state() -> None:
+    single = InMemoryDeduper()
+    parts = Partitions()
+    for item in stream():
+        single.process(item)
+        decide_partitioned(item, parts)
+    merged: dict[str, Any] = {}
+    for table in parts.tables:
+        assert not merged.keys() & table.keys()
+        merged.update(table)
+    assert merged == single.store
