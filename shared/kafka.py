@@ -65,8 +65,14 @@ def make_app(app_id: str, common: CommonSettings, **conf: Any) -> faust.App:
     return faust.App(app_id, **defaults)
 
 
+# Internal topics each app declared through raw_topic(), for prepare_topics().
+_INTERNAL: weakref.WeakKeyDictionary[faust.App, list[str]] = weakref.WeakKeyDictionary()
+
+
 def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     """A topic of undecoded bytes: decoding is ours, so failures can be dead-lettered."""
+    if kwargs.get("internal"):
+        _INTERNAL.setdefault(app, []).append(name)
     return app.topic(
         name,
         key_type=bytes,
@@ -168,9 +174,40 @@ class Emitter:
             await asyncio.gather(*pending)
 
 
+async def prepare_topics(app: faust.App, common: CommonSettings) -> None:
+    """Create the app's own topics (table changelogs, internal topics) before it starts.
+
+    Faust creates them itself at start-up, but a consumer that subscribes a
+    moment after the creation may see them missing and start with a partial
+    assignment that it keeps; creating them first, and waiting until the
+    broker lists them, makes the first start as reliable as every later one.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    names = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+    names += _INTERNAL.get(app, [])
+    partitions = app.conf.topic_partitions
+    admin = AIOKafkaAdminClient(bootstrap_servers=common.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            await admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+        for _ in range(100):
+            described = await admin.describe_topics(names)
+            if all(len(t.get("partitions", [])) == partitions for t in described):
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"topics {names} did not appear on the broker")
+    finally:
+        await admin.close()
+
+
 def worker_main(app: faust.App, service: str, common: CommonSettings) -> None:
     """Run ``app`` as a worker until it is stopped (SIGTERM/SIGINT)."""
     app.conf.logging_config = logging_config(service, common.log_format, common.log_level)
+    asyncio.run(prepare_topics(app, common))
     worker = faust.Worker(
         app, loglevel=common.log_level, redirect_stdouts=False, override_logging=True
     )
