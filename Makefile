@@ -17,9 +17,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # The main job: Kafka + Elasticsearch, topics and index, the demo site and its
 # feeds, the four services; returns once the demo articles are searchable.
+# The demo site is on loopback, which the fetcher refuses unless allowed.
 run: install
 	$(LOCAL) up
-	$(BIN)/newsflow run-demo $(if $(WORKERS),--workers $(WORKERS),)
+	NEWSFLOW_FETCHER_ALLOW_HOSTS=127.0.0.1 $(BIN)/newsflow run-demo $(if $(WORKERS),--workers $(WORKERS),)
 
 # Stops what `make run` started, and only that.
 stop:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiokafka import AIOKafkaProducer
@@ -13,7 +15,14 @@ from shared.exceptions import PoisonMessage
 from shared.models import FeedSource
 from shared.settings import CommonSettings
 
-__all__ = ["list_sources", "load_sources_file", "put_sources", "remove_sources"]
+__all__ = [
+    "health_topic",
+    "list_sources",
+    "load_sources_file",
+    "put_sources",
+    "read_health",
+    "remove_sources",
+]
 
 
 async def put_sources(common: CommonSettings, sources: list[FeedSource]) -> None:
@@ -59,3 +68,42 @@ def load_sources_file(path: Path) -> list[FeedSource]:
     """Sources declared in a YAML file: ``sources: [{id, kind, url, ...}, ...]``."""
     data = yaml.safe_load(path.read_text()) or {}
     return [FeedSource.model_validate(item) for item in data.get("sources", [])]
+
+
+def health_topic(app_id: str) -> str:
+    """The fetcher's ``state`` table changelog: one compact health record per source."""
+    return f"{app_id}-state-changelog"
+
+
+async def read_health(common: CommonSettings, app_id: str) -> dict[str, dict[str, Any]]:
+    """Each source's latest health record, as the fetcher ``app_id`` last wrote it.
+
+    The record is the fetcher's poll state: ``last_success_at``,
+    ``last_error``, ``last_error_reason``, ``last_error_at``, ``failures``
+    (in a row), ``next_poll_at`` (epoch seconds), ``items_seen``,
+    ``new_share`` (of the last poll's items, those not seen before), ``polls``.
+    Empty when the fetcher has not polled anything yet.
+    """
+    health: dict[str, dict[str, Any]] = {}
+    for record in await read_topic(common.kafka_bootstrap, health_topic(app_id)):
+        key = _text_key(record.key)
+        if record.value is None:
+            health.pop(key, None)
+            continue
+        try:
+            value = json.loads(record.value)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            health[key] = value
+    return health
+
+
+def _text_key(raw: bytes | None) -> str:
+    text = raw.decode("utf-8", "replace") if raw else ""
+    if text.startswith('"'):  # a JSON-serialised key
+        try:
+            return str(json.loads(text))
+        except ValueError:
+            pass
+    return text

@@ -35,8 +35,11 @@ def service_env(common: CommonSettings, **extra: str) -> dict[str, str]:
         "NEWSFLOW_CLEANER_APP_ID": f"{tag}-cleaner",
         "NEWSFLOW_DEDUP_APP_ID": f"{tag}-dedup",
         "NEWSFLOW_INDEXER_APP_ID": f"{tag}-indexer",
-        # Tests poll the local demo site quickly.
+        # Tests poll their local sites quickly, and those sites are on loopback,
+        # which the fetcher refuses unless told otherwise.
         "NEWSFLOW_FETCHER_MIN_INTERVAL_S": "1",
+        "NEWSFLOW_FETCHER_ALLOW_HOSTS": "127.0.0.1",
+        "NEWSFLOW_FETCHER_HOST_MIN_DELAY_S": "0",
     }
     env.update(extra)
     return env

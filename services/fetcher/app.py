@@ -7,7 +7,12 @@ Sources are spread over workers by the partitions of ``news.feeds``:
   sending the source id to the internal ``<app_id>-polls`` topic, which is
   co-partitioned with ``news.feeds``;
 - ``poll`` polls, emits the new articles, and only then records the source's
-  new state (seen items, validators, next poll) in the ``state`` table.
+  new state (validators, next poll, health) in the ``state`` table and the
+  keys of the items it has now seen in the ``seen`` table.
+
+The ``state`` table's changelog (``<app_id>-state-changelog``, compacted,
+JSON values) doubles as the sources' health record: ``newsflow feeds list``
+reads it.
 
 A worker that dies mid-poll leaves its poll request unacknowledged; the
 worker that takes the partition over polls again. Articles emitted twice that
@@ -25,6 +30,7 @@ import faust
 from faust.types import StreamT, TableT
 
 from services.fetcher.fetch import is_due, poll_source
+from services.fetcher.polite import PoliteClient, Politeness
 from services.fetcher.settings import FetcherSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
@@ -37,10 +43,42 @@ STAGE = "fetcher"
 log = logging.getLogger(__name__)
 
 
+def http_client(settings: FetcherSettings) -> PoliteClient:
+    """The fetcher's HTTP client: guarded, bounded and polite, as the settings say."""
+    return PoliteClient(
+        Politeness(
+            robots=settings.robots,
+            agent=settings.robots_agent,
+            robots_ttl_s=settings.robots_ttl_s,
+            robots_error_ttl_s=settings.robots_error_ttl_s,
+            host_concurrency=settings.host_concurrency,
+            host_min_delay_s=settings.host_min_delay_s,
+            max_crawl_delay_s=settings.max_crawl_delay_s,
+            max_host_wait_s=settings.max_host_wait_s,
+            max_penalty_s=settings.max_host_penalty_s,
+        ),
+        user_agent=settings.user_agent,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        total_timeout_s=settings.total_timeout_s,
+        max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+        max_connections=settings.max_connections,
+        policy=settings.address_policy,
+        file_roots=settings.file_roots,
+    )
+
+
 def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.App:
-    """The fetcher's Faust app; ``http`` defaults to a client built from settings."""
+    """The fetcher's Faust app; ``http`` defaults to :func:`http_client`."""
     common = settings.common
-    app = make_app(settings.app_id, common)
+    app = make_app(
+        settings.app_id,
+        common,
+        broker_session_timeout=settings.session_timeout_s,
+        # Three heartbeats per session timeout, as Kafka advises.
+        broker_heartbeat_interval=settings.session_timeout_s / 3,
+    )
     topics = common.topics
     feeds = raw_topic(app, topics.feeds)
     polls = raw_topic(app, f"{settings.app_id}-polls", internal=True)
@@ -48,13 +86,8 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
     deadletter = raw_topic(app, topics.deadletter)
     sources: TableT[str, Any] = app.Table("sources", default=None)
     state: TableT[str, Any] = app.Table("state", default=None)
-    client = http or HttpClient(
-        user_agent=settings.user_agent,
-        connect_timeout_s=settings.connect_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        max_bytes=settings.max_bytes,
-        max_redirects=settings.max_redirects,
-    )
+    seen: TableT[str, Any] = app.Table("seen", default=None)
+    client = http or http_client(settings)
     requested: dict[str, float] = {}  # source id → when a poll was asked for
 
     @app.agent(feeds)
@@ -106,7 +139,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 requested.pop(source_id, None)
                 continue
             source = FeedSource.model_validate(entry["config"])
-            outcome = await poll_source(source, current, client, settings)
+            outcome = await poll_source(source, current, client, settings, seen=seen.get(source_id))
             emitter = Emitter(app, STAGE, deadletter)
             for article in outcome.articles:
                 await emitter.send(sink, article.id, article)
@@ -117,6 +150,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                         "url": error.item.url,
                         "guid": error.item.guid,
                         "title": error.item.title,
+                        "reason": error.reason,
                     }
                 )
                 await emitter.dead_letter_bytes(
@@ -135,6 +169,8 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                     key=source_id.encode(),
                 )
             await emitter.confirm()
+            if outcome.seen is not None:
+                seen[source_id] = outcome.seen
             state[source_id] = outcome.state
             requested.pop(source_id, None)
             log.info(
@@ -144,6 +180,8 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                     "new": len(outcome.articles),
                     "errors": len(outcome.item_errors),
                     "failures": outcome.state.get("failures", 0),
+                    "not_modified": outcome.state.get("not_modified", False),
+                    "next_in_s": round(outcome.state["next_poll_at"] - time.time(), 1),
                 },
             )
 

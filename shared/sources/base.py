@@ -37,7 +37,8 @@ class SourceItem:
     """One entry a source offers: a link to an article, or the article itself.
 
     When ``body`` is given (a local file, a text dump) the fetcher does not
-    download ``url``; otherwise it fetches the page.
+    download ``url``; otherwise it fetches the page. ``body_kind`` says what
+    ``body`` is: an HTML page or a plain-text dump of one.
     """
 
     url: str
@@ -59,13 +60,19 @@ class PollResult:
 
     ``items`` are all entries the source shows now (the fetcher skips those it
     has seen); ``not_modified`` says the server answered 304 or the body did
-    not change; ``ttl_s`` is the source's own hint for the next poll, if any.
+    not change; ``ttl_s`` is the source's own hint for the next poll, if any
+    (a feed's ``<ttl>``, the response's Cache-Control max-age); ``final_url``
+    is where the source's own URL led after redirects; ``more`` says the
+    source holds back further items it will offer on the next poll (so that
+    poll should come soon).
     """
 
     items: list[SourceItem] = field(default_factory=list)
     state: PollState = field(default_factory=PollState)
     not_modified: bool = False
     ttl_s: float | None = None
+    final_url: str | None = None
+    more: bool = False
 
 
 @runtime_checkable

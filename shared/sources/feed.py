@@ -3,81 +3,53 @@
 from __future__ import annotations
 
 import calendar
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
 from shared.exceptions import PoisonMessage
-from shared.http import FetchError, HttpClient, HttpResponse
+from shared.http import HttpClient
 from shared.models import FeedSource
 from shared.sources.base import PollResult, PollState, SourceItem
+from shared.sources.common import check_body, conditional_get, refuse_entities
 
 __all__ = ["FeedSourceKind", "conditional_get"]
 
 
-async def conditional_get(
-    url: str, state: PollState, http: HttpClient
-) -> tuple[HttpResponse | None, PollState]:
-    """GET with the validators of ``state``.
-
-    Returns (None, state) when nothing changed: a 304, or (for servers that
-    ignore validators) a body whose hash equals the last one. Raises
-    :class:`FetchError` for HTTP errors, with Retry-After when the server gave one.
-    """
-    headers: dict[str, str] = {}
-    if state.etag:
-        headers["If-None-Match"] = state.etag
-    if state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
-    response = await http.get(url, headers=headers)
-    if response.status == 304:
-        return None, state
-    if response.status >= 400:
-        raise FetchError(
-            f"http-{response.status}",
-            f"{url}: HTTP {response.status}",
-            retry_after_s=_retry_after(response),
-        )
-    body_hash = hashlib.sha256(response.content).hexdigest()
-    new_state = state.model_copy(
-        update={
-            "etag": response.headers.get("etag"),
-            "last_modified": response.headers.get("last-modified"),
-            "body_hash": body_hash,
-        }
-    )
-    if body_hash == state.body_hash:
-        return None, new_state
-    return response, new_state
-
-
-def _retry_after(response: HttpResponse) -> float | None:
-    value = response.headers.get("retry-after")
-    if value and value.strip().isdigit():
-        return float(value.strip())
-    return None
+# What feedparser flags without anything being wrong with the feed's content:
+# a server's wrong Content-Type or charset label.
+_HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 
 
 def _published(entry: Any) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _longest(*hints: float | None) -> float | None:
+    given = [h for h in hints if h is not None]
+    return max(given) if given else None
 
 
 class FeedSourceKind:
     """The ``rss`` and ``atom`` kinds: feedparser reads both."""
 
     async def poll(self, source: FeedSource, state: PollState, http: HttpClient) -> PollResult:
-        response, new_state = await conditional_get(source.url, state, http)
-        if response is None:
-            return PollResult(state=new_state, not_modified=True)
-        parsed = feedparser.parse(response.content, response_headers=response.headers)
-        if parsed.bozo and not parsed.entries:
-            error = parsed.get("bozo_exception")
-            raise PoisonMessage("malformed-feed", f"{source.url}: not a feed ({error})")
+        got = await conditional_get(source.url, state, http)
+        if got.response is None:
+            return PollResult(
+                state=got.state, not_modified=True, ttl_s=got.ttl_s, final_url=got.final_url
+            )
+        content = got.response.content
+        check_body(source.url, content)
+        refuse_entities(source.url, content)
+        parsed = feedparser.parse(content, response_headers=got.response.headers)
         items = [
             SourceItem(
                 url=entry.link,
@@ -88,6 +60,19 @@ class FeedSourceKind:
             for entry in parsed.entries
             if entry.get("link")
         ]
+        if not items:
+            # feedparser salvages what it can from a sloppy feed; only a
+            # document that yields nothing and is broken or no feed at all fails.
+            error = parsed.get("bozo_exception")
+            if not parsed.version or (error is not None and not isinstance(error, _HARMLESS)):
+                reason = error or "no RSS or Atom document"
+                raise PoisonMessage("malformed-feed", f"{source.url}: not a feed ({reason})")
         ttl = parsed.feed.get("ttl")
-        ttl_s = float(ttl) * 60 if isinstance(ttl, str) and ttl.isdigit() else None
-        return PollResult(items=items, state=new_state, ttl_s=ttl_s)
+        # <ttl> is in minutes (RSS 2.0).
+        feed_ttl_s = float(ttl) * 60 if isinstance(ttl, str) and ttl.strip().isdigit() else None
+        return PollResult(
+            items=items,
+            state=got.state,
+            ttl_s=_longest(feed_ttl_s, got.ttl_s),
+            final_url=got.final_url,
+        )

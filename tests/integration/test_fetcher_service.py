@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from newsflow.demo.content import ARTICLES
 from newsflow.demo.server import DemoServer, demo_sources
 from newsflow.feeds import list_sources, put_sources, remove_sources
+from newsflow.infra import apply_topics
 from shared import codec
 from shared.models import DeadLetter, FeedSource, RawArticle
 from shared.settings import CommonSettings
+from tests.conftest import Infra
 from tests.helpers import Services, consume
+
+# The demo site is on loopback, which the fetcher refuses unless told; and
+# one host serves every feed, so no pause between its requests.
+FETCHER_ENV = {
+    "NEWSFLOW_FETCHER_ALLOW_HOSTS": "127.0.0.1",
+    "NEWSFLOW_FETCHER_HOST_MIN_DELAY_S": "0",
+}
+
+
+@pytest.fixture
+async def common(infra: Infra) -> AsyncIterator[CommonSettings]:
+    """This test's own topics; the fetcher needs no Elasticsearch index."""
+    settings = infra.common()
+    await apply_topics(settings)
+    yield settings
 
 
 @pytest.fixture
@@ -32,7 +49,7 @@ async def test_fetches_every_item_once_across_a_restart(
     common: CommonSettings, services: Services, demo_site: DemoServer
 ) -> None:
     await put_sources(common, demo_sources(demo_site.base_url, interval_s=1))
-    worker = services.start("fetcher")
+    worker = services.start("fetcher", **FETCHER_ENV)
     records = await consume(
         common, common.topics.raw, until=lambda r: len(r) >= len(ARTICLES), timeout_s=90
     )
@@ -46,7 +63,7 @@ async def test_fetches_every_item_once_across_a_restart(
     # remembered in the fetcher's table, so none is fetched again.
     await asyncio.sleep(4)
     worker.stop()
-    services.start("fetcher", n=2)
+    services.start("fetcher", n=2, **FETCHER_ENV)
     await asyncio.sleep(8)
     again = await consume(common, common.topics.raw, until=lambda r: False, timeout_s=3)
     assert len(again) == len(ARTICLES), services.logs()
@@ -63,7 +80,7 @@ async def test_malformed_feed_is_reported_and_other_sources_go_on(
     )
     good = demo_sources(demo_site.base_url, interval_s=1)[0]
     await put_sources(common, [broken, missing, good])
-    services.start("fetcher")
+    services.start("fetcher", **FETCHER_ENV)
     letters = await consume(
         common, common.topics.deadletter, until=lambda r: len(r) >= 2, timeout_s=60
     )
