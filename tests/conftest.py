@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from shared.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from tests.helpers import Services
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / "infra" / "local" / "newsflow-local"
@@ -61,3 +65,23 @@ def infra() -> Iterator[Infra]:
     yield handle
     if not os.environ.get("NEWSFLOW_KEEP_TEST_INFRA"):
         handle.local("down")
+
+
+@pytest.fixture
+async def common(infra: Infra) -> AsyncIterator[CommonSettings]:
+    """Settings of one test, whose topics and index exist already."""
+    from tests.helpers import setup_infra
+
+    settings = infra.common()
+    await setup_infra(settings)
+    yield settings
+
+
+@pytest.fixture
+def services(common: CommonSettings, tmp_path: Path) -> Iterator[Services]:
+    """Stage workers of one test, as processes; all stopped at teardown."""
+    from tests.helpers import Services, service_env
+
+    handle = Services(tmp_path, service_env(common))
+    yield handle
+    handle.stop_all()

@@ -1,26 +1,20 @@
-"""Integration tier: real Kafka and Elasticsearch, fresh topics and index per test."""
+"""Integration tier: real Kafka and Elasticsearch, fresh topics and index per test.
+
+The ``common`` and ``services`` fixtures live in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
-from shared.settings import CommonSettings
-from tests.conftest import Infra
-from tests.helpers import Services, service_env, setup_infra
+from tests.unit.fetcher.site import Site
 
 
 @pytest.fixture
-async def common(infra: Infra) -> AsyncIterator[CommonSettings]:
-    settings = infra.common()
-    await setup_infra(settings)
-    yield settings
-
-
-@pytest.fixture
-def services(common: CommonSettings, tmp_path: Path) -> Iterator[Services]:
-    handle = Services(tmp_path, service_env(common))
-    yield handle
-    handle.stop_all()
+async def site() -> AsyncIterator[Site]:
+    """A programmable HTTP server on loopback for the fetcher's tests."""
+    server = await Site().start()
+    yield server
+    await server.stop()

@@ -8,18 +8,13 @@ source's articles still arrive.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from newsflow.feeds import put_sources, read_health
-from newsflow.infra import apply_topics
 from shared import codec
 from shared.models import DeadLetter, FeedSource, RawArticle
 from shared.settings import CommonSettings
-from tests.conftest import Infra
 from tests.helpers import Services, consume
 from tests.unit.fetcher.site import Site, drip, redirect, stall, static
 
@@ -58,21 +53,6 @@ BAD_SOURCES = {
 def rss(*links: str) -> str:
     items = "".join(f"<item><title>t</title><link>{link}</link></item>" for link in links)
     return f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
-
-
-@pytest.fixture
-async def common(infra: Infra) -> AsyncIterator[CommonSettings]:
-    """This test's own topics; the fetcher needs no Elasticsearch index."""
-    settings = infra.common()
-    await apply_topics(settings)
-    yield settings
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[Site]:
-    server = await Site().start()
-    yield server
-    await server.stop()
 
 
 async def test_bad_sources_and_pages_end_as_dead_letters_with_reasons(

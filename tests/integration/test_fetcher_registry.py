@@ -6,33 +6,13 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from newsflow.feeds import list_sources
-from newsflow.infra import apply_topics
 from shared.settings import CommonSettings
-from tests.conftest import Infra
 from tests.helpers import REPO, Services, service_env, wait_for
 from tests.integration.test_fetcher_faults import FETCHER_ENV, PAGE, rss
 from tests.unit.fetcher.site import Site, static
-
-
-@pytest.fixture
-async def common(infra: Infra) -> AsyncIterator[CommonSettings]:
-    """This test's own topics; the fetcher needs no Elasticsearch index."""
-    settings = infra.common()
-    await apply_topics(settings)
-    yield settings
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[Site]:
-    server = await Site().start()
-    yield server
-    await server.stop()
 
 
 async def newsflow(common: CommonSettings, *args: str) -> str:

@@ -9,15 +9,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from newsflow.feeds import put_sources
-from newsflow.infra import apply_topics
 from shared.models import FeedSource
 from shared.settings import CommonSettings
-from tests.conftest import Infra
 from tests.helpers import Services
 from tests.integration.test_fetcher_faults import PAGE, rss
 from tests.unit.fetcher.site import Site, static
@@ -36,21 +33,6 @@ ENV = {
 # The scheduler looks for due sources every 0.5 s, so a poll may come that
 # much early against the previous one's clock.
 SLACK_S = 1.0
-
-
-@pytest.fixture
-async def common(infra: Infra) -> AsyncIterator[CommonSettings]:
-    """This test's own topics; the fetcher needs no Elasticsearch index."""
-    settings = infra.common()
-    await apply_topics(settings)
-    yield settings
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[Site]:
-    server = await Site().start()
-    yield server
-    await server.stop()
 
 
 async def _until(predicate: object, timeout_s: float, services: Services) -> bool:
