@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsflow.commands import feeds, infra, kibana, run, search
+from newsflow.commands import feeds, infra, kibana, offline, run, search
 
 
 @click.group()
@@ -20,6 +20,8 @@ main.add_command(run.down)
 main.add_command(run.demo)
 main.add_command(run.run_demo)
 main.add_command(kibana.kibana)
+main.add_command(offline.extract)
+main.add_command(offline.dedup)
 
 
 if __name__ == "__main__":

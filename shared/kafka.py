@@ -66,13 +66,15 @@ def make_app(app_id: str, common: CommonSettings, **conf: Any) -> faust.App:
 
 
 # Internal topics each app declared through raw_topic(), for prepare_topics().
-_INTERNAL: weakref.WeakKeyDictionary[faust.App, list[str]] = weakref.WeakKeyDictionary()
+# Name → partition count.
+_INTERNAL: weakref.WeakKeyDictionary[faust.App, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     """A topic of undecoded bytes: decoding is ours, so failures can be dead-lettered."""
     if kwargs.get("internal"):
-        _INTERNAL.setdefault(app, []).append(name)
+        partitions = kwargs.get("partitions") or app.conf.topic_partitions
+        _INTERNAL.setdefault(app, {})[name] = partitions
     return app.topic(
         name,
         key_type=bytes,
@@ -184,19 +186,22 @@ async def prepare_topics(app: faust.App, common: CommonSettings) -> None:
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    names = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
-    names += _INTERNAL.get(app, [])
-    partitions = app.conf.topic_partitions
+    wanted = {
+        table.changelog_topic.get_topic_name(): table.partitions or app.conf.topic_partitions
+        for table in app.tables.values()
+    }
+    wanted.update(_INTERNAL.get(app, {}))
+    names = list(wanted)
     admin = AIOKafkaAdminClient(bootstrap_servers=common.kafka_bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            await admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+            await admin.create_topics([NewTopic(n, wanted[n], 1) for n in missing])
         for _ in range(100):
             described = await admin.describe_topics(names)
-            if all(len(t.get("partitions", [])) == partitions for t in described):
+            if all(len(t.get("partitions", [])) == wanted[t["topic"]] for t in described):
                 return
             await asyncio.sleep(0.1)
         raise RuntimeError(f"topics {names} did not appear on the broker")

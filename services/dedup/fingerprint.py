@@ -4,10 +4,11 @@ One :class:`Fingerprint` per article text holds everything dedup needs:
 
 - ``exact_key``: a hash of the folded text (``shared.text.fold_for_hash``), so
   copies that differ only in case, spacing or Unicode form meet;
-- ``bands``: LSH band keys of two MinHash signatures, one over all the text's
-  shingles and one over its lead (its first :data:`LEAD_UNITS` units), so a
-  near copy, and a truncated copy that keeps the lead, share at least one key
-  with its original;
+- ``bands``: bucket keys. ``band:<i>:<hash>`` for the LSH bands of a MinHash
+  signature over all the text's shingles, so a near copy shares at least one
+  with its original; ``lead:<hash>`` for the anchors of its lead (its first
+  :data:`LEAD_UNITS` units of prose), so a teaser sharing a sentence of its
+  original's opening shares one too;
 - ``sketch``: a bottom-k sample of the shingle hashes, each with the paragraph
   it starts in, from which resemblance (Jaccard) and containment are
   estimated without storing the text;
@@ -51,6 +52,7 @@ __all__ = [
     "fact_conflicts",
     "fingerprint",
     "overlap",
+    "resemblance",
     "set_overlap",
 ]
 
@@ -90,15 +92,21 @@ MIN_NEAR_UNITS = 20
 # ("Watch the video.", "Subscribe to read.") are shared by unrelated articles.
 MIN_TEXT_ONLY_UNITS = MIN_NEAR_UNITS
 
-# The lead: the first 48 units of the paragraphs of at least 8 units, i.e.
-# one or two opening sentences. Shorter lines at the top are datelines,
-# bylines, "Advertisement" or share buttons, not the story.
+# The lead: the first 48 units of the prose paragraphs, i.e. one or two
+# opening sentences. A prose paragraph has at least 8 units and ends like a
+# sentence (or is long): lines at the top that do not (headlines, datelines,
+# bylines, "Advertisement", share buttons) are not the story.
 LEAD_UNITS = 48
 LEAD_PARAGRAPH_MIN_UNITS = 8
+# Anchors: of the lead's 5-unit shingles, the least hash of every 8 in a row
+# (winnowing), about 10 per text. Two texts sharing any run of 12 units in
+# their leads share an anchor, whatever precedes it (a headline, a dateline).
+ANCHOR_SHINGLE = 5
+ANCHOR_WINDOW = 8
 # Paragraphs under 20 units are short: news paragraphs run 25-40 words, while
 # the lines a site adds (newsletter, share, copyright, "read more") are
-# shorter. A short paragraph sharing almost nothing with the other text is
-# not held against containment; a long one is new prose and is.
+# shorter. Where a site adds lines, a short paragraph sharing almost nothing
+# with the other text is not held against containment (see _containment).
 SHORT_PARAGRAPH_UNITS = 20
 # A short paragraph with under a quarter of its shingles in the other text is
 # an added line (a few incidental shared phrases allowed).
@@ -134,6 +142,8 @@ _MARKS = "\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0670\u0900-\u0963\u0966-\u0df
 _ASCII_TOKEN = re.compile(r"\w+", re.ASCII)
 _TOKEN = re.compile(f"[{_CONTINUA}]|(?:[^\\W{_CONTINUA}]|[{_MARKS}])+")
 _CONTINUA_CHAR = re.compile(f"[{_CONTINUA}]")
+# How a sentence ends, closing quotes and brackets allowed after the mark.
+_SENTENCE_END = re.compile("[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019\u00bb)\\]]*\\s*$")
 # Soft hyphen, zero-width space/joiners, word joiner, BOM: not text.
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 
@@ -165,10 +175,8 @@ _PERMS = BANDS * ROWS
 # odd a this is a good approximation of random permutations for MinHash.
 _FULL_A = _constants(1, _PERMS, odd=True)
 _FULL_B = _constants(2, _PERMS, odd=False)
-_LEAD_A = _constants(3, _PERMS, odd=True)
-_LEAD_B = _constants(4, _PERMS, odd=False)
 # Position multipliers that combine a shingle's token hashes into one value.
-_SHINGLE_MULT = _constants(5, max(WORD_SHINGLE, CHAR_SHINGLE), odd=True)
+_SHINGLE_MULT = _constants(5, ANCHOR_SHINGLE * CHARS_PER_WORD, odd=True)
 # Combines a band's rows into one value, so band keys are short.
 _BAND_MULT = _constants(6, ROWS, odd=True)
 
@@ -199,8 +207,8 @@ class Fingerprint:
 
     ``bands`` is empty when the text is too short for near matching;
     ``exact_key`` is None when there is no text (and no title) at all.
-    ``lead_complete`` says the lead holds all of the text's paragraphs of
-    :data:`LEAD_PARAGRAPH_MIN_UNITS` units or more.
+    ``lead_complete`` says the lead holds all of the text's prose (the text
+    is no longer than its lead).
     """
 
     exact_key: str | None
@@ -230,6 +238,7 @@ class Overlap:
 
     resemblance: float
     containment: float
+    shared: float = 0.0
 
 
 def exact_key(text: str, title: str = "") -> str | None:
@@ -239,7 +248,7 @@ def exact_key(text: str, title: str = "") -> str | None:
     text together, so unrelated stubs do not collapse into one. None when both
     are empty after folding: such an article has no content to compare.
     """
-    units = sum(len(p) for p in _tokenised_paragraphs(text[:MAX_TEXT_CHARS]))
+    units = sum(len(p) for p in _tokenised_paragraphs(text[:MAX_TEXT_CHARS])[0])
     return _exact_key(text, title, units)
 
 
@@ -259,56 +268,68 @@ def fingerprint(text: str, *, title: str = "") -> Fingerprint:
     fingerprint; the work is bounded by :data:`MAX_TEXT_CHARS` and
     :data:`MAX_UNITS`.
     """
-    paragraphs = _tokenised_paragraphs(text[:MAX_TEXT_CHARS])
+    paragraphs, sentences = _tokenised_paragraphs(text[:MAX_TEXT_CHARS])
     units = list(chain.from_iterable(paragraphs))
     key = _exact_key(text, title, len(units))
     facts = _number_facts(units)
     char_mode = _is_char_text(text, units)
     scale = CHARS_PER_WORD if char_mode else 1
     if len(units) < MIN_NEAR_UNITS * scale:
-        return Fingerprint(key, len(units), Sketch.empty(), _top32(_NONE), False, facts, ())
+        return Fingerprint(key, len(units), Sketch.empty(), _NO_HASHES, False, facts, ())
     k = CHAR_SHINGLE if char_mode else WORD_SHINGLE
     shingles = _shingle_hashes(_token_hashes(units), k)
     sketch, distinct = _sketch(shingles, paragraphs, SHORT_PARAGRAPH_UNITS * scale)
-    lead_units = _lead(paragraphs, LEAD_UNITS * scale, LEAD_PARAGRAPH_MIN_UNITS * scale)
-    lead = np.unique(_shingle_hashes(_token_hashes(lead_units), k))
+    lead_units = _lead(
+        paragraphs,
+        sentences,
+        LEAD_UNITS * scale,
+        LEAD_PARAGRAPH_MIN_UNITS * scale,
+        SHORT_PARAGRAPH_UNITS * scale,
+    )
+    lead_tokens = _token_hashes(lead_units)
     bands = (
         *_band_keys("band", _minhash(distinct, _FULL_A, _FULL_B)),
-        *_band_keys("lead", _minhash(lead, _LEAD_A, _LEAD_B)),
+        *_anchor_keys(_shingle_hashes(lead_tokens, ANCHOR_SHINGLE * scale)),
     )
     return Fingerprint(
         exact_key=key,
         units=len(units),
         sketch=sketch,
-        lead=np.unique(_top32(lead)),
+        lead=np.unique(_top32(_shingle_hashes(lead_tokens, k))),
         lead_complete=len(lead_units) < LEAD_UNITS * scale,
         facts=facts,
         bands=bands,
     )
 
 
-def overlap(a: Sketch, b: Sketch) -> Overlap:
-    """Resemblance and containment of two texts from their sketches.
+def resemblance(a: Sketch, b: Sketch) -> float:
+    """Jaccard resemblance of two texts (shared over all distinct shingles),
+    estimated from their sketches: exact when both fit their sketches.
 
     Both sketches are complete below the smaller of their largest kept hashes,
-    so the sets restricted to that range are an unbiased sample of the
-    shingles; estimates are exact when both texts fit their sketches.
+    so the sets restricted to that range are an unbiased sample.
     """
-    if not len(a.hashes) or not len(b.hashes):
+    a_kept, b_kept = _common_range(a, b)
+    if not len(a_kept) or not len(b_kept):
+        return 0.0
+    common = int(_member(a_kept, b_kept).sum())
+    return common / (len(a_kept) + len(b_kept) - common)
+
+
+def overlap(a: Sketch, b: Sketch) -> Overlap:
+    """Resemblance and containment of two texts from their sketches."""
+    small, large = (a, b) if a.size <= b.size else (b, a)
+    small_kept, large_kept = _common_range(small, large)
+    if not len(small_kept) or not len(large_kept):
         return Overlap(0.0, 0.0)
-    limit = min(_limit(a.hashes, SKETCH_SIZE), _limit(b.hashes, SKETCH_SIZE))
-    a_end = int(np.searchsorted(a.hashes, limit, side="right"))
-    b_end = int(np.searchsorted(b.hashes, limit, side="right"))
-    a_in_b = _member(a.hashes[:a_end], b.hashes[:b_end])
-    common = int(a_in_b.sum())
-    union = a_end + b_end - common
-    resemblance = common / union if union else 0.0
-    if a.size <= b.size:
-        containment = _containment(a_in_b, a.segments[:a_end], a.short)
-    else:
-        b_in_a = _member(b.hashes[:b_end], a.hashes[:a_end])
-        containment = _containment(b_in_a, b.segments[:b_end], b.short)
-    return Overlap(resemblance, containment)
+    hits = _member(small_kept, large_kept)
+    common = int(hits.sum())
+    found, counted = _containment(hits, small.segments[: len(small_kept)], small.short)
+    return Overlap(
+        resemblance=common / (len(small_kept) + len(large_kept) - common),
+        containment=found / counted if counted else 0.0,
+        shared=found * small.size / len(small_kept),
+    )
 
 
 def set_overlap(a: Hashes, b: Hashes) -> float:
@@ -338,20 +359,23 @@ def fact_conflicts(a: Facts, b: Facts) -> tuple[int, int]:
 # --- units ------------------------------------------------------------------------
 
 
-def _tokenised_paragraphs(text: str) -> list[list[str]]:
-    """Units per non-empty paragraph, at most :data:`MAX_UNITS` in all."""
+def _tokenised_paragraphs(text: str) -> tuple[list[list[str]], list[bool]]:
+    """Units per non-empty paragraph, at most :data:`MAX_UNITS` in all, and
+    whether each paragraph ends like a sentence."""
     paragraphs: list[list[str]] = []
+    sentences: list[bool] = []
     budget = MAX_UNITS
-    for paragraph in text.splitlines():
+    for line in text.splitlines():
         # A unit takes at least one character and a separator; slicing keeps a
         # single enormous paragraph from being tokenised in full.
-        units = _units(paragraph[: budget * 32])[:budget]
+        units = _units(line if len(line) <= budget * 32 else line[: budget * 32])[:budget]
         if units:
             paragraphs.append(units)
+            sentences.append(_SENTENCE_END.search(line) is not None)
             budget -= len(units)
         if budget <= 0:
             break
-    return paragraphs
+    return paragraphs, sentences
 
 
 def _units(paragraph: str) -> list[str]:
@@ -370,10 +394,21 @@ def _is_char_text(text: str, units: Sequence[str]) -> bool:
     return 2 * len(_CONTINUA_CHAR.findall(text[:MAX_TEXT_CHARS])) > len(units)
 
 
-def _lead(paragraphs: Sequence[Sequence[str]], length: int, min_paragraph: int) -> list[str]:
-    """The first ``length`` units of the paragraphs with at least ``min_paragraph``
-    units (of all paragraphs, if none is that long)."""
-    body = [p for p in paragraphs if len(p) >= min_paragraph] or paragraphs
+def _lead(
+    paragraphs: Sequence[Sequence[str]],
+    sentences: Sequence[bool],
+    length: int,
+    min_units: int,
+    long_units: int,
+) -> list[str]:
+    """The first ``length`` units of the prose paragraphs: those of at least
+    ``min_units`` units that end like a sentence, or of at least ``long_units``
+    (all paragraphs, if none is prose)."""
+    body = [
+        p
+        for p, sentence in zip(paragraphs, sentences, strict=True)
+        if len(p) >= (min_units if sentence else long_units)
+    ] or paragraphs
     lead: list[str] = []
     for paragraph in body:
         lead.extend(paragraph[: length - len(lead)])
@@ -408,7 +443,7 @@ def _number_facts(units: Sequence[str]) -> Facts:
 
 # --- hashes -----------------------------------------------------------------------
 
-_NONE: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+_NO_HASHES: Hashes = np.zeros(0, dtype=np.uint32)
 
 
 def _token_hashes(units: Sequence[str]) -> npt.NDArray[np.uint64]:
@@ -452,6 +487,14 @@ def _sketch(
     return sketch, distinct.astype(np.uint64)
 
 
+def _common_range(a: Sketch, b: Sketch) -> tuple[Hashes, Hashes]:
+    """Both sketches cut to the hash range in which both are complete."""
+    limit = min(_limit(a.hashes, SKETCH_SIZE), _limit(b.hashes, SKETCH_SIZE))
+    a_end = int(np.searchsorted(a.hashes, limit, side="right"))
+    b_end = int(np.searchsorted(b.hashes, limit, side="right"))
+    return a.hashes[:a_end], b.hashes[:b_end]
+
+
 def _member(values: Hashes, sorted_set: Hashes) -> Flags:
     """For each of ``values``, whether it is in ``sorted_set`` (sorted, non-empty)."""
     at = np.searchsorted(sorted_set, values)
@@ -460,18 +503,41 @@ def _member(values: Hashes, sorted_set: Hashes) -> Flags:
     return hits
 
 
-def _containment(hits: Flags, segments: Segments, short: Flags) -> float:
-    """Share of sampled shingles found in the other text, leaving out the short
-    paragraphs that are foreign to it (see :data:`FOREIGN_SHARE`), as long as
-    they are not most of the text."""
+def _containment(hits: Flags, segments: Segments, short: Flags) -> tuple[int, int]:
+    """(sampled shingles found in the other text, sampled shingles counted).
+
+    Short paragraphs foreign to the other text (see :data:`FOREIGN_SHARE`)
+    are not counted where a site puts its lines: before the first shared
+    paragraph or after the last (newsletter, share, copyright, "read more"
+    lines), or alone between shared ones (advertising markers). A run of
+    foreign paragraphs inside the text is content, and so is the whole text
+    when the excused lines outweigh the rest.
+    """
     sampled = np.bincount(segments, minlength=len(short))
     found = np.bincount(segments[hits], minlength=len(short))
-    added = short & (found < FOREIGN_SHARE * sampled)
-    counted = int(sampled[~added].sum())
-    if counted < int(sampled[added].sum()):
-        # Mostly "added lines": then they are the text, not additions to it.
-        counted = int(sampled.sum())
-    return int(found[~added].sum()) / counted if counted else 0.0
+    excused = _site_lines(found < FOREIGN_SHARE * sampled, sampled > 0, short)
+    counted = int(sampled[~excused].sum())
+    if counted < int(sampled[excused].sum()):
+        return int(found.sum()), int(sampled.sum())
+    return int(found[~excused].sum()), counted
+
+
+def _site_lines(foreign: Flags, seen: Flags, short: Flags) -> Flags:
+    """Which foreign paragraphs are short and placed like lines a site adds
+    (see :func:`_containment`); paragraphs without samples are skipped over."""
+    order = np.flatnonzero(seen)
+    alien = foreign[order]
+    excused = np.zeros(len(short), dtype=np.bool_)
+    if alien.all() or not (alien & short[order]).any():
+        return excused
+    shared = np.flatnonzero(~alien)
+    position = np.arange(len(order))
+    outside = (position < shared[0]) | (position > shared[-1])
+    before = np.concatenate(([False], alien[:-1]))
+    after = np.concatenate((alien[1:], [False]))
+    alone = ~before & ~after
+    excused[order] = alien & short[order] & (outside | alone)
+    return excused
 
 
 def _minhash(
@@ -486,6 +552,19 @@ def _minhash(
     products += b
     minima: npt.NDArray[np.uint64] = products.min(axis=0)
     return _top32(minima)
+
+
+def _anchor_keys(shingles: npt.NDArray[np.uint64]) -> list[str]:
+    """``lead:<hash>`` for the winnowed anchors of the lead's shingles."""
+    windows = len(shingles) - ANCHOR_WINDOW + 1
+    if windows > 1:
+        least = shingles[:windows].copy()
+        for offset in range(1, ANCHOR_WINDOW):
+            np.minimum(least, shingles[offset : offset + windows], out=least)
+        shingles = least
+    else:
+        shingles = shingles.min(keepdims=True)
+    return [f"lead:{value >> 16:012x}" for value in np.unique(shingles).tolist()]
 
 
 def _band_keys(prefix: str, signature: Hashes) -> list[str]:

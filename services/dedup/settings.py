@@ -18,3 +18,7 @@ class DedupSettings(BaseSettings):
     )
     batch_size: int = Field(default=200, ge=1)
     batch_within_s: float = Field(default=0.1, gt=0)
+    sweep_every: int = Field(
+        default=10_000, ge=1,
+        description="decisions between sweeps of expired state; a sweep scans the whole table",
+    )

@@ -1,4 +1,4 @@
-"""The dedup worker against real Kafka: exact duplicates by URL and by text."""
+"""The dedup workers against real Kafka: exact and near duplicates, one or two workers."""
 
 from __future__ import annotations
 
@@ -9,53 +9,94 @@ from shared.models import CleanArticle, UniqueArticle
 from shared.settings import CommonSettings
 from tests.helpers import Services, consume, produce
 
-TEXT = (
-    "The river authority opened the new flood gates on Friday.\n\n"
-    "Engineers said the gates can hold back a surge twice as high as last winter's."
+STORY = (
+    "The river authority opened the new flood gates on Friday after three years of work "
+    "on the embankment north of the old mill.\n\n"
+    "Engineers said the gates can hold back a surge twice as high as the one that flooded "
+    "the market square last winter, when water stood a metre deep in the high street.\n\n"
+    "Residents who had campaigned for the scheme gathered on the bridge to watch the first "
+    "test, and the mayor thanked the crews who worked through the summer heat.\n\n"
+    "The authority will publish a maintenance plan next month and has promised a public "
+    "meeting on the cost of running the pumps."
+)
+OTHER = (
+    "A bakery cooperative in the mill district has bought a second wood-fired oven, and "
+    "its five members now bake through the night in four-hour shifts.\n\n"
+    "The bakers say the shared oven lets them sell sourdough below the supermarket price "
+    "while paying apprentices above the regional wage, and they plan a weekly market.\n\n"
+    "The council has offered the cooperative the lease of an empty granary next door."
 )
 
 
-def _clean(article_id: str, source: str, text: str = TEXT) -> CleanArticle:
+def _clean(
+    article_id: str, source: str, text: str, title: str = "Flood gates open"
+) -> CleanArticle:
     return CleanArticle(
         id=article_id,
         source_id=source,
         url=f"http://{source}.test/{article_id}",
         canonical_url=f"http://{source}.test/{article_id}",
         fetched_at=datetime.now(UTC),
-        title="Flood gates open",
+        title=title,
         text=text,
     )
 
 
-async def test_exact_duplicates_by_url_and_by_text(
+STREAM = [
+    _clean("a1", "wire", STORY),
+    # Same text with other spacing and case: an exact copy.
+    _clean("a2", "courier", STORY.upper().replace(" ", "  ")),
+    # Syndicated with a dateline, a dropped paragraph and site lines: a near copy.
+    _clean(
+        "a3",
+        "ledger",
+        "PORT MERIDIAN (Wire) — "
+        + STORY.rsplit("\n\n", 1)[0]
+        + "\n\nSubscribe to our newsletter for more local news.",
+        "Gates open at last",
+    ),
+    # The same URL from another feed: adds coverage.
+    _clean("a1", "aggregator", STORY),
+    _clean("b1", "wire", OTHER, "Bakers buy a second oven"),
+]
+
+
+async def _run(
+    common: CommonSettings, services: Services, workers: int
+) -> dict[tuple[str, str], UniqueArticle]:
+    """Feed the stream one article at a time: each is decided before the next
+    arrives, so arrival order (which defines "first seen") is the same
+    whichever worker fingerprints which article."""
+    for n in range(1, workers + 1):
+        services.start("dedup", n=n)
+    records: list[tuple[bytes | None, bytes | None]] = []
+    for count, article in enumerate(STREAM, 1):
+        await produce(common, common.topics.clean, [(article.id.encode(), codec.encode(article))])
+        records = await consume(
+            common, common.topics.unique, until=lambda r, n=count: len(r) >= n, timeout_s=120
+        )
+        assert len(records) == count, services.logs()
+    verdicts = [codec.decode(UniqueArticle, v) for _, v in records]
+    return {(v.article.id, v.article.source_id): v for v in verdicts}
+
+
+def _check(by: dict[tuple[str, str], UniqueArticle]) -> None:
+    first = by[("a1", "wire")]
+    assert (first.kind, first.story_id) == ("unique", "a1")
+    assert (by[("a2", "courier")].kind, by[("a2", "courier")].duplicate_of) == ("exact", "a1")
+    near = by[("a3", "ledger")]
+    assert (near.kind, near.story_id, near.duplicate_of) == ("near", "a1", "a1")
+    assert near.similarity is not None and 0.5 <= near.similarity < 1.0
+    again = by[("a1", "aggregator")]
+    assert (again.kind, again.duplicate_of, again.story_id) == ("exact", "a1", "a1")
+    assert by[("b1", "wire")].kind == "unique" and by[("b1", "wire")].story_id == "b1"
+
+
+async def test_one_worker_recognises_exact_and_near_copies(
     common: CommonSettings, services: Services
 ) -> None:
-    articles = [
-        _clean("a1", "wire"),
-        # Same text, other URL and outlet, other spacing and case.
-        _clean("a2", "courier", TEXT.upper().replace(" ", "  ")),
-        # The same URL again from another source (two feeds link one page).
-        _clean("a1", "ledger"),
-        # The same article redelivered from the same source: no output at all.
-        _clean("a1", "wire"),
-        _clean("b1", "wire", "A different story about a bakery cooperative and its oven."),
-    ]
-    await produce(common, common.topics.clean, [(a.id.encode(), codec.encode(a)) for a in articles])
-    services.start("dedup")
-    records = await consume(common, common.topics.unique, until=lambda r: len(r) >= 4, timeout_s=90)
-    verdicts = [codec.decode(UniqueArticle, v) for _, v in records]
-    by = {(v.article.id, v.article.source_id): v for v in verdicts}
-    assert len(verdicts) == 4, services.logs()  # the redelivery produced nothing
-    assert by[("b1", "wire")].kind == "unique"
-    # a1 and a2 carry one text; they travel different partitions, so either
-    # may arrive first: one is unique, the other its exact duplicate.
-    pair = [by[("a1", "wire")], by[("a2", "courier")]]
-    assert sorted(v.kind for v in pair) == ["exact", "unique"]
-    first = next(v for v in pair if v.kind == "unique")
-    copy = next(v for v in pair if v.kind == "exact")
-    assert copy.duplicate_of == first.article.id
-    assert copy.story_id == first.story_id == first.article.id
-    # The same page linked by another feed adds to the coverage of whichever
-    # document owns its text.
-    assert by[("a1", "ledger")].kind == "exact"
-    assert by[("a1", "ledger")].duplicate_of == first.article.id
+    _check(await _run(common, services, workers=1))
+
+
+async def test_two_workers_decide_as_one(common: CommonSettings, services: Services) -> None:
+    _check(await _run(common, services, workers=2))

@@ -9,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.dedup.fingerprint import (
+    BANDS,
     MAX_UNITS,
     MIN_NEAR_UNITS,
     SKETCH_SIZE,
@@ -90,7 +92,10 @@ def test_short_texts_are_for_exact_matching_only(words: int) -> None:
 def test_texts_of_min_length_are_near_eligible() -> None:
     fp = fingerprint(" ".join(f"word{i}" for i in range(MIN_NEAR_UNITS)))
     assert fp.near_eligible
-    assert len(set(fp.bands)) == len(fp.bands) == 48
+    full = [key for key in fp.bands if key.startswith("band:")]
+    anchors = [key for key in fp.bands if key.startswith("lead:")]
+    assert len(set(full)) == len(full) == BANDS
+    assert 1 <= len(set(anchors)) == len(anchors) <= MIN_NEAR_UNITS
 
 
 def test_enormous_text_is_bounded_in_units_and_time() -> None:
@@ -242,11 +247,31 @@ def test_copies_share_bands_and_unrelated_texts_do_not() -> None:
     assert not set(original.bands) & set(other.bands)
 
 
-def test_teaser_shares_lead_bands() -> None:
-    teaser = fingerprint(text(BRIDGE[:2]))
+def test_lead_skips_lines_that_are_not_prose() -> None:
+    plain = fingerprint(text(BRIDGE))
+    for extra in (
+        "Council shuts Kessel Bridge to cars after engineers find cracks",  # a headline
+        "By Hannah Reyes and Tomas Lindqvist, Marlow Gazette staff writers",  # a byline
+        "Advertisement",
+    ):
+        assert np.array_equal(fingerprint(text([extra, *BRIDGE])).lead, plain.lead)
+
+
+def test_lead_keeps_a_long_paragraph_without_final_stop() -> None:
+    unterminated = BRIDGE[0].rstrip(".")
+    fp = fingerprint(text([unterminated, *BRIDGE[1:]]))
+    assert set_overlap(fp.lead, fingerprint(text(BRIDGE)).lead) > 0.9
+
+
+def test_teaser_shares_an_anchor_whatever_precedes_it() -> None:
     original = fingerprint(text(BRIDGE))
-    lead_bands = {b for b in original.bands if b.startswith("lead:")}
-    assert set(teaser.bands) & lead_bands
+    anchors = {b for b in original.bands if b.startswith("lead:")}
+    for teaser in (
+        text(BRIDGE[:1]),
+        text(["Council shuts Kessel Bridge to cars after cracks found", BRIDGE[0]]),
+        "MARLOW, May 7 (Reuters) - " + BRIDGE[0],
+    ):
+        assert set(fingerprint(teaser).bands) & anchors
 
 
 def test_fingerprints_do_not_depend_on_the_process() -> None:

@@ -9,13 +9,13 @@ partition it runs on; steps pass values along as messages would.
 from __future__ import annotations
 
 import zlib
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.dedup.decide import (
     Article,
     Decision,
+    Evidence,
     InMemoryDeduper,
     exact_match,
     judge,
@@ -71,17 +71,14 @@ def decide_partitioned(item: Article, parts: Partitions) -> Decision:
                 step(parts, [key])[key] = value
             return exact
     # 3. Band partitions (key: bucket): probe and join, one bucket at a time.
-    candidates: Counter[str] = Counter()
+    evidence = Evidence()
     for band in fp.bands:
         bucket_table = step(parts, [band])
         members, bucket_table[band] = probe_bucket(bucket_table.get(band), item.id, item.seen_s)
-        candidates.update(members)
+        evidence.add(members)
     # 4. Article partition again: fetch the candidates' records (each from its
     #    own article partition) and decide; write the records where they live.
-    fetched = [
-        (cid, step(parts, [f"sig:{cid}"]).get(f"sig:{cid}"))
-        for cid, _ in candidates.most_common(64)
-    ]
+    fetched = [(cid, step(parts, [f"sig:{cid}"]).get(f"sig:{cid}")) for cid in evidence.best()]
     decision = near_or_unique(item, judge(fp, fetched, item.seen_s))
     for key, value in records(item, fp, decision):
         step(parts, [key])[key] = value
