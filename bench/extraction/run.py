@@ -169,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(
         f"speed vs baseline: single {ours_t.pages_per_s / base_t.pages_per_s:.2f}x, "
-        f"{args.processes} processes {par_t.pages_per_s / base_t.pages_per_s:.2f}x"
+        f"{args.processes} processes {par_t.pages_per_s / base_t.pages_per_s:.2f}x, "
+        f"CPU per page {base_t.cpu_s_per_page / ours_t.cpu_s_per_page:.2f}x less"
     )
     exact, total = fixture_score()
     print(f"text-dump fixtures: {exact}/{total} exact")

@@ -3,20 +3,25 @@
 ``clean`` is what the cleaner service and ``newsflow extract`` both call. It
 is a top-level, pure, picklable function so the service can run it in a
 process pool and enforce a wall-clock cap per page from outside (a C or Rust
-parser cannot be interrupted from inside the process).
+parser cannot be interrupted from inside the process). Inside, every step is
+bounded so the outside cap is a last resort: the input is capped
+(``max_bytes``), nesting that makes parsers superlinear is detected before
+they run, JSON-LD is size- and node-bounded, and no regex backtracks on
+unbounded input.
 
 How the main text is found (each step measured on the ScrapingHub benchmark,
 see ``bench/extraction``):
 
-1. the page is parsed once with lexbor (selectolax) and its metadata read;
+1. the page is parsed once with lexbor (selectolax) and its metadata read
+   (JSON-LD, OpenGraph, meta tags, <time>, the URL; htmldate last);
 2. elements that never hold article text (scripts, navigation, header,
    footer, asides and their ARIA landmarks) are removed;
-3. fast path: if one ``<article>``/``articleBody`` element holds nearly all
-   the paragraph text, only that element is extracted from;
-4. rs-trafilatura (a Rust port of trafilatura) extracts the text, and a
-   second, independent extractor (resiliparse) is asked for its opinion; when
-   the two disagree badly, rs-trafilatura has usually taken a whole container
-   of teasers, and trafilatura in precision mode decides instead;
+3. fast path: if one ``articleBody``, ``<article>`` or ``<main>`` element
+   holds nearly all the paragraph text, only that element is extracted from;
+4. rs-trafilatura (a Rust port of trafilatura) extracts the text; off the
+   fast path, a second, independent extractor (resiliparse) is asked for its
+   opinion: when the two disagree badly, rs-trafilatura has usually taken a
+   whole container of teasers, and trafilatura in precision mode decides;
 5. site-independent filters drop teaser links, page furniture (the text-dump
    vocabulary) and a trailing "related stories" block.
 """
@@ -24,8 +29,7 @@ see ``bench/extraction``):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 
 import rs_trafilatura
@@ -34,10 +38,18 @@ from resiliparse.extract.html2text import extract_plain_text
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from services.cleaner import textdump
-from services.cleaner.metadata import PageMetadata, detect_language, extract_metadata
+from services.cleaner.metadata import (
+    PageMetadata,
+    date_from_markup,
+    detect_language,
+    extract_metadata,
+    guessed_authors,
+    plausible_date,
+)
 from shared.exceptions import PoisonMessage
 from shared.models import CleanArticle, RawArticle
-from shared.text import join_paragraphs, normalise, split_paragraphs, word_count
+from shared.text import join_paragraphs, normalise, word_count
+from shared.urls import article_id, canonical_url
 
 __all__ = ["DEFAULT_MAX_BYTES", "EXTRACTOR_VERSION", "MAX_DEPTH", "clean"]
 
@@ -57,16 +69,17 @@ _MAX_ESTIMATED_DEPTH = 5_000
 # Nesting is bounded by the number of tags, so smaller pages skip the estimate
 # (real article pages have 100-4,000 tags).
 _TAGS_WORTH_ESTIMATING = _MAX_ESTIMATED_DEPTH
-# Elements that never hold article text, removed before the extractors run:
-# non-content markup, and the HTML5 landmarks for site chrome. Metadata is read
-# before they go. rs-trafilatura drops these itself, but no longer having to
-# parse them makes it ~45 % faster; <header> (site banner, or the article's
-# headline, byline and date, which are metadata, not body) also raises its
-# precision on the benchmark (0.931 -> 0.935).
-_NON_CONTENT = [
-    "script", "style", "noscript", "svg", "template", "iframe", "link", "meta", "head",
-    "nav", "aside", "footer", "header", "button", "select", "textarea",
+# Elements that never hold article text, removed before the extractors run
+# (after the metadata is read): code and form controls, then the head and the
+# HTML5 landmarks of site chrome. rs-trafilatura drops these itself, but not
+# having to parse them makes it ~45 % faster; <header> (site banner, or the
+# article's headline, byline and date, which are metadata, not body) also
+# raises its precision on the benchmark (0.931 -> 0.935).
+_CODE = [
+    "script", "style", "noscript", "svg", "template", "iframe", "link", "button", "select",
+    "textarea",
 ]  # fmt: skip
+_CHROME = ["head", "meta", "nav", "aside", "footer", "header"]
 _LANDMARKS = '[role="navigation"], [role="banner"], [role="complementary"], [role="contentinfo"]'
 # Below this shingle agreement with resiliparse, rs-trafilatura's text is
 # mostly material the other extractor left out (teaser lists, whole columns).
@@ -114,12 +127,25 @@ _CP1252_HIGH = (
     "\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
 )
 _MOJIBAKE_RUN = re.compile(f"(?:[\xc2-\xf4][{_CP1252_HIGH}]+)+")
-_ARTICLE_SELECTOR = '[itemprop="articleBody"]'
+# Elements whose text is one paragraph, and how much of a block's text is
+# enough to find it again in a joined text.
+_BLOCKS = "p, li, h1, h2, h3, h4, h5, h6, blockquote, pre, dd, dt, figcaption"
+_BLOCK_KEY = 12
+# A paragraph that is a single link of this many words is a teaser headline.
+_TEASER_WORDS = 4
+# Scripts written without spaces between words: their text is compared
+# character by character, or a whole sentence would be one "word".
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+_UNSPACED_TOKEN = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]"
+    "|[^\\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]+"
+)
+# Elements that declare the article, most specific first; the first kind
+# present on the page is the only one tried.
+_ARTICLE_SELECTORS = ('[itemprop="articleBody"]', "article", 'main, [role="main"]')
 # The declared article element is trusted alone when it holds this share of
 # the page's paragraph text (teaser cards are <article>s too, but small ones).
 _ARTICLE_SHARE = 0.8
-# Publishers' clocks and time zones disagree with ours by up to a day.
-_CLOCK_SKEW = timedelta(days=1)
 # Content types that are never an article page.
 _NOT_PAGES = (
     "image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
@@ -167,17 +193,22 @@ class _Body:
 class _MainText:
     paragraphs: list[str]
     engine: str
+    byline: str | None = None  # the engine's guess at the author, if any
 
 
 def clean(raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CleanArticle:
     """Reduce one fetched page to a clean article.
 
     Promises: returns a ``CleanArticle`` whose ``text`` is normalised (see
-    ``shared.text.normalise``) and non-empty, or raises ``PoisonMessage`` with
-    a reason (``empty-page``, ``binary-body``, ``not-html``, ``no-text``);
-    never another exception for any body. Input above ``max_bytes`` UTF-8
-    bytes is truncated and flagged ``truncated-input``. Time is roughly linear
-    in the (capped) input; the caller still enforces a wall-clock cap.
+    ``shared.text.normalise``), non-empty, one paragraph per block separated
+    by blank lines; or raises ``PoisonMessage`` with a reason: ``empty-page``,
+    ``binary-body``, ``not-html`` (a non-page content type), ``no-text``,
+    ``malformed-html`` or ``extractor-error`` (a library failed on the page).
+    Never another exception, whatever the body. Quality notes go to
+    ``flags``: ``truncated-input`` (body above ``max_bytes`` UTF-8 bytes),
+    ``deep-nesting``, ``charset-repaired``, ``replacement-characters``,
+    ``not-html-as-text``. Time is roughly linear in the capped input; the
+    caller still enforces a wall-clock cap (see the module docstring).
     """
     body = _guard_body(raw, max_bytes)
     try:
@@ -297,11 +328,21 @@ def _clean_html(raw: RawArticle, body: _Body) -> CleanArticle:
         flags.append("deep-nesting")
         main = _MainText(_plain_paragraphs(tree), "lexbor")
     else:
-        _prune(tree)
-        main = _main_text(_article_subtree(tree) or tree.html or "", url)
+        tree.strip_tags(_CODE)
+        if meta.published_at is None and raw.feed_published_at is None:
+            # htmldate parses the page again: give it the page without its code.
+            found = date_from_markup(tree.html or "", url, raw.fetched_at)
+            meta = replace(meta, published_at=found)
+        _strip_chrome(tree)
+        article = _article_subtree(tree)
+        # Inside the declared article element there is no teaser column for
+        # rs-trafilatura to take, so the second opinion is not needed there.
+        main = _main_text(article or tree.html or "", url, check=article is None)
+    if not meta.authors:
+        meta = replace(meta, authors=guessed_authors(main.byline))
     paragraphs = _drop_title(main.paragraphs, meta.title or raw.feed_title)
     if not paragraphs and meta.article_body:
-        paragraphs, main = split_paragraphs(normalise(meta.article_body)), _MainText([], "json-ld")
+        paragraphs, main = _lines(meta.article_body), _MainText([], "json-ld")
     text = join_paragraphs(paragraphs)
     if not text:
         raise PoisonMessage("no-text", "no article text found on the page")
@@ -311,9 +352,12 @@ def _clean_html(raw: RawArticle, body: _Body) -> CleanArticle:
 def _article(
     raw: RawArticle, meta: PageMetadata, text: str, engine: str, flags: list[str]
 ) -> CleanArticle:
-    published = _plausible(meta.published_at, raw) or raw.feed_published_at
+    published = plausible_date(meta.published_at, raw.fetched_at) or raw.feed_published_at
+    # The id follows the page's own canonical link when it gives one, so a
+    # republication that points at its original is recognised by URL.
+    identity = canonical_url(raw.final_url or raw.url, declared=meta.canonical_url)
     return CleanArticle(
-        id=raw.id,
+        id=article_id(identity),
         source_id=raw.source_id,
         url=raw.url,
         canonical_url=meta.canonical_url or raw.final_url or raw.url,
@@ -322,7 +366,7 @@ def _article(
         text=text,
         authors=meta.authors,
         published_at=published,
-        modified_at=_plausible(meta.modified_at, raw),
+        modified_at=plausible_date(meta.modified_at, raw.fetched_at),
         language=detect_language(text, declared=meta.language),
         site_name=meta.site_name,
         description=meta.description,
@@ -336,16 +380,9 @@ def _article(
     )
 
 
-def _plausible(when: datetime | None, raw: RawArticle) -> datetime | None:
-    """``when``, unless it lies after the fetch (a template's placeholder or a typo)."""
-    if when is None or when > raw.fetched_at + _CLOCK_SKEW:
-        return None
-    return when
-
-
-def _prune(tree: LexborHTMLParser) -> None:
-    """Remove the elements that never hold article text (see ``_NON_CONTENT``)."""
-    tree.strip_tags(_NON_CONTENT)
+def _strip_chrome(tree: LexborHTMLParser) -> None:
+    """Remove the head and the landmarks of site chrome (see ``_CHROME``)."""
+    tree.strip_tags(_CHROME)
     for node in tree.css(_LANDMARKS):
         node.decompose()
 
@@ -353,15 +390,17 @@ def _prune(tree: LexborHTMLParser) -> None:
 def _article_subtree(tree: LexborHTMLParser) -> str | None:
     """The page's declared article element as a document of its own, if it holds the text.
 
-    Fast path: when one ``[itemprop=articleBody]`` or ``<article>`` element
-    holds nearly all the paragraph text of the page, the extractors only need
-    that element. They run faster, and teasers around it cannot leak in.
+    Fast path: when one ``[itemprop=articleBody]``, ``<article>`` or (failing
+    those) ``<main>`` element holds nearly all the paragraph text of the page,
+    the extractors only need that element. They run faster, and teasers
+    around it cannot leak in.
     """
-    candidates = tree.css(_ARTICLE_SELECTOR) or tree.css("article")
-    if not candidates or tree.body is None:
+    body = tree.body
+    candidates = next(filter(None, (tree.css(s) for s in _ARTICLE_SELECTORS)), None)
+    if body is None or not candidates:
         return None
     best = max(candidates, key=_paragraph_chars)
-    total = _paragraph_chars(tree.body)
+    total = _paragraph_chars(body)
     if not total or _paragraph_chars(best) < _ARTICLE_SHARE * total:
         return None
     return f"<html><body>{best.html}</body></html>"
@@ -371,17 +410,23 @@ def _paragraph_chars(node: LexborNode) -> int:
     return sum(len(p.text(deep=True)) for p in node.css("p"))
 
 
-def _main_text(html: str, url: str) -> _MainText:
-    """The article's paragraphs, from the engine the agreement check trusts."""
+def _main_text(html: str, url: str, *, check: bool = True) -> _MainText:
+    """The article's paragraphs, from the engine the agreement check trusts.
+
+    With ``check`` false, rs-trafilatura's text is taken without a second opinion.
+    """
     result = rs_trafilatura.extract(html, url=url, include_comments=False, page_type="article")
-    rs_text = normalise(result.main_content or "")
+    rs_text = (result.main_content or "").strip()  # normalised once, line by line, below
     anchors = _anchor_texts(result.content_html or "") if rs_text else set()
-    if rs_text and _agreement(rs_text, _second_opinion(html)) >= _MIN_AGREEMENT:
-        return _MainText(_filter_paragraphs(split_paragraphs(rs_text), anchors), "rs-trafilatura")
-    fallback = _trafilatura_text(html, url)
-    if fallback:
-        return _MainText(_filter_paragraphs(split_paragraphs(fallback), set()), "trafilatura")
-    return _MainText(_filter_paragraphs(split_paragraphs(rs_text), anchors), "rs-trafilatura")
+    byline = result.author
+    if rs_text and (not check or _agreement(rs_text, _second_opinion(html)) >= _MIN_AGREEMENT):
+        engine, text = "rs-trafilatura", rs_text
+    elif fallback := _trafilatura_text(html, url):
+        engine, text, anchors = "trafilatura", fallback, set()
+    else:
+        engine, text = "rs-trafilatura", rs_text
+    paragraphs = _resplit(_lines(text), html)
+    return _MainText(_filter_paragraphs(paragraphs, anchors), engine, byline)
 
 
 def _second_opinion(html: str) -> str:
@@ -390,7 +435,7 @@ def _second_opinion(html: str) -> str:
 
 
 def _trafilatura_text(html: str, url: str) -> str:
-    """trafilatura's precision-mode text, normalised; empty if it finds none or fails.
+    """trafilatura's precision-mode text; empty if it finds none or fails.
 
     A failure here must not lose the page: the caller still has rs-trafilatura's text.
     """
@@ -398,23 +443,28 @@ def _trafilatura_text(html: str, url: str) -> str:
         text = trafilatura.extract(
             html, url=url, include_comments=False, favor_precision=True, with_metadata=False
         )
-    except Exception:  # noqa: BLE001 - any lxml/trafilatura failure means "no opinion"
+    except Exception:  # any lxml or trafilatura failure means "no opinion"
         return ""
-    return normalise(text or "")
+    return text or ""
 
 
 def _agreement(text: str, other: str) -> float:
     """Share of ``text``'s 4-word shingles that ``other`` also contains.
 
+    Words are whitespace-separated (not \\w+ runs: 3x faster, and the same on
+    both sides), or single characters for scripts written without spaces.
+
     Exact below ``_MIN_AGREEMENT``; above it the count may stop early (the
     caller only compares with the threshold).
     """
-    mine = _shingles(text.split())
+    # One tokenizer for both sides, chosen by the text under test.
+    tokens = _UNSPACED_TOKEN.findall if _UNSPACED.search(text, 0, 2_000) else str.split
+    mine = _shingles(tokens(text))
     if not mine:
         return 0.0
     enough = _MIN_AGREEMENT * len(mine)
     found: set[tuple[str, ...]] = set()
-    words = other.split()
+    words = tokens(other)
     for shingle in zip(words, words[1:], words[2:], words[3:], strict=False):
         if shingle in mine:
             found.add(shingle)
@@ -424,7 +474,6 @@ def _agreement(text: str, other: str) -> float:
 
 
 def _shingles(words: list[str]) -> set[tuple[str, ...]]:
-    # Whitespace tokens, not \w+ runs: the same on both sides, and 3x faster.
     if len(words) < 4:
         return {tuple(words)} if words else set()
     return set(zip(words, words[1:], words[2:], words[3:], strict=False))
@@ -444,7 +493,8 @@ def _filter_paragraphs(paragraphs: list[str], anchors: set[str]) -> list[str]:
     """Drop teaser links and page furniture, and cut a trailing "related" block.
 
     A paragraph that is one whole link of several words is a teaser headline
-    (short one-word links can be names or places in a list, so they stay).
+    (one- to three-word links are names, places or bare URLs in a list, so
+    they stay).
     Furniture is what ``textdump.is_boilerplate`` recognises in text dumps.
     """
     kept: list[str] = []
@@ -452,12 +502,51 @@ def _filter_paragraphs(paragraphs: list[str], anchors: set[str]) -> list[str]:
         if index >= len(paragraphs) / 2 and _TAIL_MARKER.match(paragraph):
             break
         key = _key(paragraph)
-        if not key or (key in anchors and key.count(" ") >= 3):
+        if not key or (key in anchors and len(paragraph.split()) >= _TEASER_WORDS):
             continue
         if textdump.is_boilerplate(paragraph):
             continue
         kept.append(paragraph)
     return kept
+
+
+def _lines(text: str) -> list[str]:
+    """The non-empty lines of ``text``, normalised: each is a block of the page.
+
+    (trafilatura puts one newline between paragraphs, rs-trafilatura a blank
+    line, JSON-LD bodies either.)
+    """
+    return [line for line in normalise(text).split("\n") if line]
+
+
+def _resplit(paragraphs: list[str], html: str) -> list[str]:
+    """Restore the paragraph breaks of a text an engine returned as one block.
+
+    rs-trafilatura's fallback for small documents joins the page's blocks
+    with no separator ("…on Monday.Turnout was…"). Where the joined text is
+    the source's block texts one after another, it is cut back at their
+    boundaries; text that does not line up with the source is left whole.
+    """
+    if len(paragraphs) != 1:
+        return paragraphs
+    blocks: dict[str, list[str]] = {}
+    for node in LexborHTMLParser(html).css(_BLOCKS):
+        text = " ".join(node.text(deep=True).split())
+        if len(text) >= _BLOCK_KEY:
+            blocks.setdefault(text[:_BLOCK_KEY], []).append(text)
+    merged, pieces, at = paragraphs[0], [], 0
+    while at < len(merged):
+        candidates = blocks.get(merged[at : at + _BLOCK_KEY], [])
+        # The longest block that fits: an outer block before the ones it nests.
+        block = max((b for b in candidates if merged.startswith(b, at)), key=len, default=None)
+        if block is None:
+            pieces.append(merged[at:])
+            break
+        pieces.append(block)
+        at += len(block)
+        while at < len(merged) and merged[at].isspace():
+            at += 1
+    return [piece for piece in (p.strip() for p in pieces) if piece]
 
 
 def _drop_title(paragraphs: list[str], title: str | None) -> list[str]:
@@ -471,4 +560,4 @@ def _plain_paragraphs(tree: LexborHTMLParser) -> list[str]:
     """Every text block of the body, for documents too deep for the extractors."""
     root = tree.body or tree.root
     text = root.text(deep=True, separator="\n") if root is not None else ""
-    return split_paragraphs(normalise(text.replace("\n", "\n\n")))
+    return _lines(text)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
-from services.cleaner.metadata import detect_language, parse_date
+from services.cleaner.metadata import detect_language, parse_date, plausible_date
 from shared.exceptions import PoisonMessage
 from shared.models import CleanArticle, RawArticle
 from shared.text import join_paragraphs, normalise, word_count
@@ -45,6 +45,9 @@ _MAX_TEASER_WORDS = 25
 _MAX_DATE_LINE_WORDS = 8
 # Share text glued to a paragraph sits at its start, after a few topic tags.
 _MAX_GLUE_PREFIX = 200
+
+# A reference time for classifying lines, where the resolved date is unused.
+_ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?…]['\"”’»)\]]*$")
@@ -228,8 +231,8 @@ def clean_dump(raw: RawArticle, text: str, *, flags: tuple[str, ...] = ()) -> Cl
         title=result.title or raw.feed_title or "",
         text=body,
         authors=result.authors,
-        published_at=result.published_at or raw.feed_published_at,
-        modified_at=result.modified_at,
+        published_at=plausible_date(result.published_at, raw.fetched_at) or raw.feed_published_at,
+        modified_at=plausible_date(result.modified_at, raw.fetched_at),
         language=detect_language(body),
         site_name=result.site_name,
         section=result.section,
@@ -279,10 +282,10 @@ def is_boilerplate(paragraph: str) -> bool:
     words = len(_WORD.findall(paragraph))
     if _is_chrome(paragraph, words) or _is_box(paragraph, words):
         return True
-    scratch = _Header()
+    scratch = _Header()  # only whether the line is a date matters, not which
     if words <= _MAX_DATE_LINE_WORDS and (
         _read_absolute_date(paragraph, scratch)
-        or _read_relative_date(paragraph, scratch, datetime.now(UTC))
+        or _read_relative_date(paragraph, scratch, _ANY_TIME)
     ):
         return True
     byline = _BYLINE.match(paragraph)

@@ -11,6 +11,7 @@ import pytest
 from services.cleaner.extract import DEFAULT_MAX_BYTES, clean
 from shared.exceptions import PoisonMessage
 from shared.text import normalise
+from shared.urls import article_id, canonical_url
 from tests.unit.cleaner.pages import (
     BARE_PAGE,
     BARE_URL,
@@ -45,12 +46,20 @@ def test_full_page_metadata_comes_from_json_ld_and_opengraph() -> None:
     assert article.language == "en"
 
 
-def test_ids_urls_and_fetch_time_are_carried_over() -> None:
+def test_urls_and_fetch_time_are_carried_over_and_the_id_follows_the_canonical_url() -> None:
     raw = raw_page(FULL_PAGE)
     article = clean(raw)
-    assert (article.id, article.source_id, article.url, article.fetched_at) == (
-        raw.id, raw.source_id, raw.url, raw.fetched_at,
+    assert (article.source_id, article.url, article.fetched_at) == (
+        raw.source_id, raw.url, raw.fetched_at,
     )  # fmt: skip
+    assert article.id == article_id(canonical_url(raw.final_url, declared=article.canonical_url))
+
+
+def test_a_republication_pointing_at_its_original_gets_the_original_id() -> None:
+    original = "https://wire.example/news/2026/gates-open"
+    page = FULL_PAGE.replace("<head>", f'<head><link rel="canonical" href="{original}">', 1)
+    copy = clean(raw_page(page).model_copy(update={"final_url": "https://courier.example/x/1"}))
+    assert copy.id == article_id(canonical_url(original))
 
 
 def test_records_extractor_and_versions() -> None:
@@ -228,3 +237,86 @@ def test_text_body_is_cleaned_as_a_text_dump() -> None:
     assert article.title == "Ferry stays"
     assert article.site_name == "Courier"
     assert article.published_at == datetime(2024, 5, 15, 7, 0, tzinfo=UTC)
+
+
+def test_text_without_spaces_is_compared_by_characters() -> None:
+    # Japanese has no spaces between words: compared word by word, the two
+    # extractors would seem to disagree and the slower fallback would run.
+    paragraphs = [
+        "港町の小さなフェリーは、住民投票の結果、これからも運航を続けることになった。",
+        "投票率は七十一パーセントで、議会が記録した中で最も高かった。",
+        "議会は今後、古くなったエンジンを交換するための資金を地域の交通局に求める予定だ。",
+    ]
+    page = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs)
+    article = clean(raw_page(page + "</article></body></html>"))
+    assert article.extractor == "newsflow+rs-trafilatura"
+    assert article.text == "\n\n".join(paragraphs)
+    assert article.language == "ja"
+
+
+def test_link_only_paragraphs_that_are_urls_are_kept() -> None:
+    links = '<p><a href="http://example.com/x">http://example.com/shop/item-42</a></p>'
+    page = (
+        "<html><body><article>" + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + links
+        + "</article></body></html>"
+    )  # fmt: skip
+    assert clean(raw_page(page)).text == ARTICLE_TEXT + "\n\nhttp://example.com/shop/item-42"
+
+
+def test_short_paragraphs_are_not_glued_together() -> None:
+    # rs-trafilatura joins the blocks of a small document without separators.
+    paragraphs = [
+        "The ferry stays, the town decided in a vote on Monday.",
+        "Turnout was the highest on record, said the clerk.",
+        "The council will ask for money to replace the engines.",
+    ]
+    page = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs)
+    article = clean(raw_page(page + "</article></body></html>"))
+    assert article.text == "\n\n".join(paragraphs)
+
+
+def test_a_teaser_card_beside_the_article_element_does_not_leak_in() -> None:
+    card = (
+        "<article class='card'><h3>Ferry timetable changes for the summer season</h3>"
+        "<p>Boats will run every twenty minutes from June, the operator said, with extra "
+        "crossings at weekends and on public holidays.</p></article>"
+    )
+    page = (
+        "<html><body><div class='grid'>" + card + "</div><article class='story'>"
+        + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "</article></body></html>"
+    )  # fmt: skip
+    assert clean(raw_page(page)).text == ARTICLE_TEXT
+
+
+def test_fast_path_takes_the_article_element_only_when_it_holds_the_text() -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    from services.cleaner.extract import _article_subtree
+
+    story = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    teaser = "<p>" + "A teaser about something else entirely, one line long. " * 3 + "</p>"
+
+    def subtree(html: str) -> str | None:
+        return _article_subtree(LexborHTMLParser(f"<html><body>{html}</body></html>"))
+
+    chosen = subtree(f"<div>{teaser}</div><article id='s'>{story}</article>")
+    assert chosen is not None and 'id="s"' in chosen and "teaser" not in chosen
+    # Text outside the element would be lost: the whole page is used instead.
+    assert subtree(f"<div>{story}</div><article>{teaser}</article>") is None
+    # The most specific declaration wins over a bigger, vaguer one.
+    body = f"<article><div itemprop='articleBody'>{story}</div><p>x</p></article>"
+    chosen = subtree(body)
+    assert chosen is not None and chosen.startswith("<html><body><div itemprop")
+    assert subtree(story) is None  # nothing declared
+
+
+def test_json_ld_article_body_is_the_last_resort_and_keeps_its_paragraphs() -> None:
+    body = "\\n".join(PARAGRAPHS)
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", '
+        f'"headline": "Ferry stays", "articleBody": "{body}"}}</script></head>'
+        "<body><div id='app'></div></body></html>"
+    )
+    article = clean(raw_page(page))
+    assert article.extractor == "newsflow+json-ld"
+    assert article.text == ARTICLE_TEXT

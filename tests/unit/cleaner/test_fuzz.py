@@ -17,7 +17,7 @@ from tests.unit.cleaner.pages import BARE_PAGE, FULL_PAGE, META_ONLY_PAGE, raw_p
 # Generous for a 2-core CI machine: a page normally takes ~10 ms.
 TIME_BOUND_S = 5.0
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=200,
     deadline=timedelta(seconds=TIME_BOUND_S),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

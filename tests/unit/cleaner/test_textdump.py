@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -143,3 +144,19 @@ def test_article_paragraphs_survive_whole_and_in_order(
     # Consecutive equal paragraphs collapse into one (a widget printing twice).
     expected = [p for i, p in enumerate(paragraphs) if i == 0 or p != paragraphs[i - 1]]
     assert kept == expected
+
+
+SEED = Path(__file__).resolve().parents[4] / "shared" / "seed" / "scraped-page-example.txt"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the design's seed page lives outside the repo")
+def test_the_design_seed_page_is_reduced_to_its_article() -> None:
+    fetched_at = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
+    result = clean_text(SEED.read_text(encoding="utf-8"), fetched_at=fetched_at)
+    assert result.title == "Belarus Announces Joint Military Exercise With Russia In September"
+    assert result.site_name == "Forbes"
+    assert result.published_at == fetched_at - timedelta(days=6)
+    assert len(result.paragraphs) == 12
+    assert result.paragraphs[0].startswith("The Belarusian Ministry of Defense announced")
+    assert result.paragraphs[-1].endswith("precautions of a potential attack.")
+    assert not any("Witkoff" in p or "Daily8" in p for p in result.paragraphs)
