@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from newsflow.commands import feeds, infra, kibana, offline, run, search
+from newsflow.commands import (
+    deadletter,
+    feeds,
+    infra,
+    kibana,
+    offline,
+    reprocess,
+    run,
+    search,
+    status,
+)
 
 
 @click.group()
@@ -22,6 +32,9 @@ main.add_command(run.run_demo)
 main.add_command(kibana.kibana)
 main.add_command(offline.extract)
 main.add_command(offline.dedup)
+main.add_command(status.status)
+main.add_command(deadletter.deadletter)
+main.add_command(reprocess.reprocess)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from newsflow.paths import RUN_DIR
 
-__all__ = ["STAGES", "parse_workers", "running", "start", "start_stages", "stop_all"]
+__all__ = ["STAGES", "parse_workers", "running", "start", "start_stages", "stop", "stop_all"]
 
 STAGES = ("fetcher", "cleaner", "dedup", "indexer")
 
@@ -92,8 +92,15 @@ def _alive(pid: int) -> bool:
 
 def stop_all(run_dir: Path = RUN_DIR, timeout_s: float = 15.0) -> list[str]:
     """SIGTERM every recorded process, SIGKILL what is left after ``timeout_s``."""
+    names = [f.stem for f in sorted((run_dir / "pids").glob("*.pid"))]
+    return stop(names, run_dir, timeout_s)
+
+
+def stop(names: list[str], run_dir: Path = RUN_DIR, timeout_s: float = 15.0) -> list[str]:
+    """Like :func:`stop_all`, for the processes called ``names`` only."""
     stopped = []
-    pid_files = sorted((run_dir / "pids").glob("*.pid"))
+    pid_files = [run_dir / "pids" / f"{name}.pid" for name in names]
+    pid_files = [f for f in pid_files if f.exists()]
     pids = {}
     for pid_file in pid_files:
         pid = int(pid_file.read_text().strip() or 0)

@@ -15,6 +15,7 @@ from services.cleaner.settings import CleanerSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
 from shared.kafka import Emitter, batches, make_app, raw_topic
+from shared.metrics import metrics_for
 from shared.models import CleanArticle, RawArticle
 
 STAGE = "cleaner"
@@ -42,7 +43,11 @@ def build(settings: CleanerSettings) -> faust.App:
     sink = raw_topic(app, topics.clean)
     deadletter = raw_topic(app, topics.deadletter)
     pool: TimeboxedPool[RawArticle, CleanArticle] = TimeboxedPool(
-        clean, settings.processes, settings.page_timeout_s
+        clean,
+        settings.processes,
+        settings.page_timeout_s,
+        # Looked up per call: the worker attaches the stage's metrics after build().
+        on_replace=lambda why: metrics_for(app).error(f"extraction-pool-{why}"),
     )
 
     @app.task  # type: ignore[untyped-decorator]  # Faust's decorators are untyped

@@ -1,70 +1,260 @@
-"""Wiring of the indexer: news.unique → bulk writes → offsets committed after the write."""
+"""Wiring of the indexer: news.unique → bulk writes → offsets committed after the write.
+
+A batch's events are acknowledged, and so their offsets committed, only
+after Elasticsearch confirmed every document of the batch, or the document
+was dead-lettered and Kafka confirmed the dead letter (see :class:`Pipeline`).
+While Elasticsearch is down the batch's write waits, the agent waits for it,
+the consumer's buffers fill and Faust pauses fetching: backpressure, not a
+growing queue.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 import faust
 from elasticsearch import AsyncElasticsearch
 from faust.types import EventT, StreamT
 
-from services.indexer.bulk import Backoff, BulkIndexer
-from services.indexer.settings import IndexerSettings
+from services.indexer.bulk import BulkIndexer, client_options
+from services.indexer.deadletters import DeadLetterIndexer, Letter
+from services.indexer.layout import Layout, managed_by_ilm, roll_over
+from services.indexer.retry import Backoff, transient_reason
+from services.indexer.settings import IndexerSettings, deadletter_index
 from shared import codec
 from shared.elastic import client
 from shared.exceptions import PoisonMessage
 from shared.kafka import Emitter, batches, make_app, raw_topic
-from shared.models import UniqueArticle
+from shared.models import DeadLetter, UniqueArticle
+
+__all__ = ["STAGE", "Pipeline", "build", "split_by_size"]
 
 STAGE = "indexer"
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> faust.App:
     """The indexer's Faust app; ``es`` defaults to a client built from settings."""
     common = settings.common
     app = make_app(settings.app_id, common)
-    topics = common.topics
-    source = raw_topic(app, topics.unique)
-    deadletter = raw_topic(app, topics.deadletter)
-    es_client = es or client(common, request_timeout=settings.request_timeout_s)
-    indexer = BulkIndexer(
+    source = raw_topic(app, common.topics.unique)
+    deadletter = raw_topic(app, common.topics.deadletter)
+    es_client = es or client(common, **client_options(settings.request_timeout_s))
+    backoff = partial(Backoff, settings.retry_initial_s, settings.retry_max_s)
+    layout = Layout(
         es_client,
-        common.write_alias,
         common.read_alias,
-        backoff=lambda: Backoff(settings.retry_initial_s, settings.retry_max_s),
+        common.write_alias,
+        ttl_s=settings.layout_ttl_s,
+        backoff=backoff,
     )
+    indexer = BulkIndexer(es_client, layout, backoff=backoff)
+    conditions = {
+        "max_age": settings.rollover_max_age,
+        "max_primary_shard_size": settings.rollover_max_primary_shard_size,
+        "max_docs": settings.rollover_max_docs,
+        # Never roll an empty index over just because it got old.
+        "min_docs": 1,
+    }
 
     @app.agent(source)
     async def index_articles(stream: StreamT[bytes]) -> None:
-        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
-            emitter = Emitter(app, STAGE, deadletter)
-            batch: list[tuple[EventT[Any], UniqueArticle]] = []
-            size = 0
-            for event in events:
-                try:
-                    batch.append((event, codec.decode(UniqueArticle, event.value)))
-                    size += len(event.value or b"")
-                except PoisonMessage as exc:
-                    await emitter.dead_letter(event, exc)
-                if size >= settings.batch_bytes:
-                    await _write(indexer, emitter, batch)
-                    batch, size = [], 0
-            await _write(indexer, emitter, batch)
-            await emitter.confirm()
-            log.info("indexed batch", extra={"count": len(events), "dead": emitter.dead})
+        pipeline = Pipeline(settings.max_in_flight)
+        try:
+            async for events in batches(stream, settings.batch_size, settings.batch_within_s):
+                write = partial(_index_batch, app, indexer, deadletter, events, settings, backoff)
+                # Failures of Kafka (dead letters not confirmed) redo the batch.
+                await pipeline.submit(events, partial(_until_done, write, backoff, len(events)))
+        finally:
+            pipeline.cancel()
+
+    if settings.index_deadletters:
+        letters = DeadLetterIndexer(es_client, deadletter_index(common), backoff=backoff)
+
+        async def copy_letters(events: Sequence[EventT[Any]]) -> None:
+            entries = [e for e in map(_letter, events) if e is not None]
+            await _until_done(partial(letters.index, entries), backoff, len(entries))
+
+        @app.agent(deadletter, name="index_deadletters")
+        async def index_deadletters(stream: StreamT[bytes]) -> None:
+            pipeline = Pipeline(1)
+            try:
+                async for events in batches(stream, settings.batch_size, 1.0):
+                    await pipeline.submit(events, partial(copy_letters, events))
+            finally:
+                pipeline.cancel()
+
+    @app.timer(settings.rollover_check_s, on_leader=True)  # type: ignore[untyped-decorator]
+    async def rollover() -> None:
+        await _roll_over(es_client, layout, common.write_alias, conditions)
+
+    async def partitions_moved(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        layout.invalidate()
+
+    # mode's handler type wants ``signal`` as a named parameter; it comes in kwargs.
+    app.on_partitions_assigned.connect(partitions_moved)  # type: ignore[arg-type]
 
     return app
 
 
-async def _write(
-    indexer: BulkIndexer, emitter: Emitter, batch: list[tuple[EventT[Any], UniqueArticle]]
+class Pipeline:
+    """Up to ``depth`` batches being written at once, each acknowledged when done.
+
+    Faust's ``take_events`` acknowledges a batch's events when the agent asks
+    for the next batch, and also when the stream closes it on shutdown, while
+    the agent may still be inside the batch (an indexer waits there for as
+    long as Elasticsearch is down); the consumer's final commit would then
+    cover events that never reached Elasticsearch. So a batch's messages are
+    marked acknowledged on arrival, without telling the consumer, which makes
+    Faust's own acknowledgement a no-op; once the batch is written they are
+    acknowledged for real. A batch that never finishes keeps its offsets
+    uncommitted, and the next owner of the partitions reads it again.
+
+    With ``depth`` above 1, several batches are written at once and may
+    finish out of order; Faust commits a partition's offsets only up to its
+    first unacknowledged one.
+    """
+
+    def __init__(self, depth: int) -> None:
+        self._slots = asyncio.Semaphore(depth)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(
+        self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Start ``write()`` for ``events`` as soon as fewer than ``depth`` batches are open."""
+        for event in events:
+            event.message.acked = True
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(events, write))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            await write()
+        finally:
+            self._slots.release()
+        for event in events:
+            event.message.acked = False
+            event.ack()
+
+    def cancel(self) -> None:
+        """Abandon the open batches (on shutdown): their offsets stay uncommitted."""
+        for task in self._tasks:
+            task.cancel()
+
+
+async def _index_batch(
+    app: faust.App,
+    indexer: BulkIndexer,
+    deadletter: faust.TopicT,
+    events: Sequence[EventT[Any]],
+    settings: IndexerSettings,
+    backoff: Callable[[], Backoff],
 ) -> None:
-    if not batch:
+    """Index one batch: every event ends in Elasticsearch or, confirmed, in the dead letters."""
+    emitter = Emitter(app, STAGE, deadletter)
+    decoded: list[tuple[EventT[Any], UniqueArticle]] = []
+    for event in events:
+        try:
+            decoded.append((event, codec.decode(UniqueArticle, event.value)))
+        except PoisonMessage as exc:
+            await emitter.dead_letter(event, exc)
+    sizes = [len(event.value or b"") for event, _ in decoded]
+    for chunk in split_by_size(decoded, sizes, settings.batch_bytes):
+        messages = [m for _, m in chunk]
+        rejections = await _until_done(partial(indexer.index, messages), backoff, len(messages))
+        for r in rejections:
+            await emitter.dead_letter(chunk[r.position][0], PoisonMessage(r.reason, r.error))
+    await emitter.confirm()
+    log.debug("indexed batch", extra={"count": len(events), "dead": emitter.dead})
+
+
+def split_by_size(items: Sequence[Any], sizes: Sequence[int], limit: int) -> list[list[Any]]:
+    """``items`` in order, cut into runs whose ``sizes`` add up to at most ``limit``.
+
+    A single item larger than ``limit`` makes a run of its own.
+    """
+    runs: list[list[Any]] = []
+    run: list[Any] = []
+    total = 0
+    for item, size in zip(items, sizes, strict=True):
+        if run and total + size > limit:
+            runs.append(run)
+            run, total = [], 0
+        run.append(item)
+        total += size
+    if run:
+        runs.append(run)
+    return runs
+
+
+async def _until_done(
+    call: Callable[[], Awaitable[T]], backoff: Callable[[], Backoff], count: int
+) -> T:
+    """``await call()``, repeated until it returns.
+
+    Outages of Elasticsearch are waited out inside ``call``; what escapes is
+    unexpected (a missing alias, a request Elasticsearch refuses as a whole,
+    Kafka refusing a dead letter, a bug). Dropping the batch would lose it and
+    crashing would not help, so it is logged and tried again; writes are
+    idempotent, and the batch's offsets stay uncommitted meanwhile.
+    """
+    delays = backoff()
+    while True:
+        try:
+            return await call()
+        except Exception:
+            delay = delays.next_delay()
+            log.exception(
+                "batch failed, trying it again",
+                extra={"count": count, "retry_in_s": round(delay, 2)},
+            )
+            await asyncio.sleep(delay)
+
+
+def _letter(event: EventT[Any]) -> Letter | None:
+    message = event.message
+    try:
+        letter = codec.decode(DeadLetter, message.value)
+    except PoisonMessage as exc:
+        # Not dead-lettered again: that would feed the topic it came from.
+        log.warning(
+            "unreadable dead letter skipped",
+            extra={"partition": message.partition, "offset": message.offset, "error": str(exc)},
+        )
+        return None
+    return Letter(letter, message.topic, message.partition, message.offset)
+
+
+async def _roll_over(
+    es: AsyncElasticsearch, layout: Layout, write_alias: str, conditions: dict[str, Any]
+) -> None:
+    """Roll the write index over if a condition holds, unless ILM does that.
+
+    A timer must not die: a failed check is logged and tried at the next tick.
+    """
+    try:
+        current = await layout.current()
+        if await managed_by_ilm(es, current.write):
+            return
+        new_index = await roll_over(es, write_alias, conditions)
+    except Exception as exc:
+        if transient_reason(exc) is None:
+            log.exception("rollover check failed")
+        else:
+            log.warning("rollover check skipped: elasticsearch unavailable")
         return
-    rejections = await indexer.index([m for _, m in batch])
-    for rejection in rejections:
-        event, _ = batch[rejection.position]
-        await emitter.dead_letter(event, PoisonMessage(rejection.reason, rejection.error))
+    if new_index is not None:
+        log.info("rolled over", extra={"index": new_index, "from": current.write})
+        layout.invalidate()

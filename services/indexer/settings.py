@@ -7,6 +7,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import CommonSettings
 
+__all__ = ["IndexerSettings", "deadletter_index"]
+
+
+def deadletter_index(common: CommonSettings) -> str:
+    """The index the indexer copies dead letters into, for Kibana to count."""
+    return f"{common.index_prefix}-deadletters"
+
 
 class IndexerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSFLOW_INDEXER_", frozen=True, extra="ignore")
@@ -20,8 +27,47 @@ class IndexerSettings(BaseSettings):
         description="bulk body size at most; Elasticsearch advises a few MB per request",
     )
     batch_within_s: float = Field(
-        default=0.25, gt=0, description="longest wait to fill a batch; part of search latency"
+        default=0.1,
+        gt=0,
+        description=(
+            "longest wait to fill a batch: part of the delay to searchable; with a "
+            "backlog, batches fill up long before it ends"
+        ),
     )
-    retry_initial_s: float = Field(default=0.5, gt=0)
-    retry_max_s: float = Field(default=30.0, gt=0, description="cap of the backoff between tries")
+    max_in_flight: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "batches written at once; more only helps an Elasticsearch with cores to "
+            "spare (on a 2-core host, 2 made bulk requests three times slower)"
+        ),
+    )
+    retry_initial_s: float = Field(default=0.5, gt=0, description="first backoff delay")
+    retry_max_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="cap of the backoff between tries, so a recovery is noticed this soon",
+    )
     request_timeout_s: float = Field(default=30.0, gt=0)
+    layout_ttl_s: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "how long the backing indices behind the aliases are cached; a worker writes "
+            "to the index it knows, so a rollover by another worker reaches it this late"
+        ),
+    )
+    rollover_check_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often the leader worker rolls the write index over when ILM does not",
+    )
+    # The same conditions as infra/elasticsearch/ilm-policy.json (a unit test
+    # holds them equal), for servers without ILM.
+    rollover_max_age: str = Field(default="30d", description="roll over an index this old")
+    rollover_max_primary_shard_size: str = Field(default="10gb")
+    rollover_max_docs: int = Field(default=5_000_000, ge=1)
+    index_deadletters: bool = Field(
+        default=True,
+        description="copy news.deadletter into <prefix>-deadletters for the Kibana dashboard",
+    )

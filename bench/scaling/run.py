@@ -1,0 +1,182 @@
+"""Scale-out of the cleaner: one worker, then two, on the same backlog, in one run.
+
+Puts ``--pages`` generated article pages on a fresh ``news.raw`` (topic prefix
+``bench-scaling-<ts>.``), then for 1 and for 2 cleaner workers (each a process
+with one extraction child, as ``newsflow up --workers cleaner=N`` starts them)
+runs a fresh consumer group over the whole backlog. The rate is measured in
+steady state: from the moment every worker of the group reports ready
+(``/readyz``) to the moment the group has committed the whole backlog. Also
+prints the CPU seconds of the workers, of Kafka and Elasticsearch (found by
+their ports) and of the whole machine over the same window, so a slow run can
+be told from a busy machine.
+
+    .venv/bin/python -m bench.scaling.run [--pages 6000]
+
+Needs Kafka (``NEWSFLOW_KAFKA_BOOTSTRAP``, e.g. from ``infra/local/newsflow-local env``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.pipeline.measure import CpuMeter, pid_listening_on
+from bench.pipeline.site import raw_article
+from newsflow.infra import apply_topics
+from newsflow.status import drained, kafka_status, stage_specs
+from shared import codec
+from shared.settings import CommonSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    workers: int
+    pages: int
+    seconds: float
+    rate: float
+    cpu: dict[str, float]
+
+
+async def fill(common: CommonSettings, pages: int) -> None:
+    """``pages`` generated article pages on the raw topic."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=common.kafka_bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20
+    )
+    await producer.start()
+    try:
+        for n in range(pages):
+            article = raw_article(n, "http://bench.invalid")
+            await producer.send(
+                common.topics.raw, key=article.id.encode(), value=codec.encode(article)
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def _ready(port: int | None) -> bool:
+    if port is None:
+        return False
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _group_ready(common: CommonSettings, app_id: str, workers: int) -> bool:
+    specs = stage_specs(common, {"cleaner": app_id})
+    stages, _ = asyncio.run(kafka_status(common, specs))
+    members = stages[0].members
+    return len(members) == workers and all(_ready(m.metrics_port) for m in members)
+
+
+def measure(common: CommonSettings, workers: int, pages: int, logs: Path, stamp: int) -> Result:
+    """Run ``workers`` cleaners as a fresh group over the backlog; their steady rate."""
+    app_id = f"bench-scaling-{stamp}-x{workers}"
+    env = {
+        **os.environ,
+        "NEWSFLOW_KAFKA_BOOTSTRAP": common.kafka_bootstrap,
+        "NEWSFLOW_TOPIC_PREFIX": common.topic_prefix,
+        "NEWSFLOW_CLEANER_APP_ID": app_id,
+        "NEWSFLOW_CLEANER_METRICS_PORT": "0",
+        "NEWSFLOW_LOG_LEVEL": "WARNING",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "services.cleaner"],
+            env=env,
+            cwd=REPO,
+            stdout=open(logs / f"{app_id}-{i}.log", "wb"),  # noqa: SIM115 (the child owns it)
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(workers)
+    ]
+    specs = stage_specs(common, {"cleaner": app_id})
+    kafka = pid_listening_on(int(common.kafka_bootstrap.rsplit(":", 1)[1]))
+    es = pid_listening_on(int(common.es_url.rsplit(":", 1)[1].rstrip("/")))
+    meter = CpuMeter(
+        {
+            "cleaners": [p.pid for p in procs],
+            "kafka": [kafka] if kafka else [],
+            "elasticsearch": [es] if es else [],
+        }
+    )
+    try:
+        while not _group_ready(common, app_id, workers):
+            time.sleep(0.2)
+        started = time.monotonic()
+        meter.start()
+        first = asyncio.run(drained(common, specs)).done
+        while not (state := asyncio.run(drained(common, specs))).drained:
+            time.sleep(0.25)
+        seconds = time.monotonic() - started
+        cpu = meter.stop()
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+    done = state.done - first
+    return Result(workers, done, round(seconds, 1), round(done / seconds, 1), cpu)
+
+
+async def drop_topics(common: CommonSettings, stamp: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=common.kafka_bootstrap)
+    await admin.start()
+    try:
+        names = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith(common.topic_prefix) or t.startswith(f"bench-scaling-{stamp}-")
+        ]
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pages", type=int, default=6000)
+    args = parser.parse_args()
+    stamp = int(time.time())
+    common = CommonSettings().model_copy(update={"topic_prefix": f"bench-scaling-{stamp}."})
+    asyncio.run(apply_topics(common))
+    started = time.monotonic()
+    asyncio.run(fill(common, args.pages))
+    print(
+        f"backlog: {args.pages} pages on {common.topics.raw} in {time.monotonic() - started:.1f} s"
+    )
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as logs:
+        try:
+            for workers in (1, 2):
+                result = measure(common, workers, args.pages, Path(logs), stamp)
+                results.append(result)
+                print(
+                    f"{workers} worker(s): {result.pages} pages in {result.seconds} s = "
+                    f"{result.rate} pages/s; CPU s {result.cpu}"
+                )
+        finally:
+            asyncio.run(drop_topics(common, stamp))
+    speedup = results[1].rate / results[0].rate
+    print(f"speed-up with 2 workers: {speedup:.2f}x (target >= 1.6x)")
+    print(json.dumps({"results": [r.__dict__ for r in results], "speedup": round(speedup, 2)}))
+
+
+if __name__ == "__main__":
+    main()

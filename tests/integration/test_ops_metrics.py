@@ -1,0 +1,114 @@
+"""Metrics and health endpoints of a real worker: counts, dead letters, lag, port clash."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.pipeline.site import raw_article
+from newsflow.infra import apply_topics
+from shared import codec
+from shared.settings import CommonSettings
+from tests.conftest import Infra
+from tests.helpers import Service, Services, produce, service_env, wait_for
+
+
+@pytest.fixture
+async def kafka_only(infra: Infra) -> CommonSettings:
+    """This test's topics; the cleaner needs no index."""
+    settings = infra.common()
+    await apply_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def workers(kafka_only: CommonSettings, tmp_path: Path) -> Iterator[Services]:
+    handle = Services(tmp_path, service_env(kafka_only))
+    yield handle
+    handle.stop_all()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def _served_port(service: Service) -> int | None:
+    """The port a worker says it serves its metrics on (its log)."""
+    for line in service.log_path.read_text(errors="replace").splitlines():
+        if '"serving metrics"' in line:
+            return int(json.loads(line)["port"])
+    return None
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in Prometheus text, 0 when absent."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"{name}\{{(.*)\}} (\S+)$", line)
+        if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+async def test_worker_serves_counts_dead_letters_lag_and_health(
+    kafka_only: CommonSettings, workers: Services
+) -> None:
+    common, services = kafka_only, workers
+    port = _free_port()
+    first = services.start("cleaner", 1, NEWSFLOW_CLEANER_METRICS_PORT=str(port))
+    assert wait_for(lambda: _get(port, "/readyz")[0] == 200, 90, services=services), services.logs()
+    # A second worker of the stage on this host wants the same port: it starts
+    # on another one instead of dying.
+    second = services.start("cleaner", 2, NEWSFLOW_CLEANER_METRICS_PORT=str(port))
+    assert wait_for(lambda: _served_port(second) is not None, 60, services=services), (
+        services.logs()
+    )
+    other = _served_port(second)
+    assert other is not None and other != port
+    assert wait_for(lambda: _get(other, "/readyz")[0] == 200, 90, services=services)
+
+    base = "http://127.0.0.1:1"
+    pages = [(a.id.encode(), codec.encode(a)) for a in (raw_article(n, base) for n in range(6))]
+    junk = [(b"junk-1", b"not json"), (b"junk-2", b'{"id": 3}')]
+    await produce(common, common.topics.raw, [*pages, *junk])
+
+    def totals() -> tuple[float, float, float, float]:
+        texts = [_get(p, "/metrics")[1] for p in (port, other)]
+        return (
+            sum(_sample(t, "newsflow_messages_in_total", stage="cleaner") for t in texts),
+            sum(
+                _sample(t, "newsflow_messages_out_total", topic=common.topics.clean) for t in texts
+            ),
+            sum(_sample(t, "newsflow_dead_letters_total", reason="invalid-message") for t in texts),
+            sum(_sample(t, "newsflow_batch_seconds_count", stage="cleaner") for t in texts),
+        )
+
+    assert wait_for(lambda: totals()[:3] == (8, 6, 2), 60, services=services), (
+        totals(),
+        services.logs(),
+    )
+    assert totals()[3] >= 1
+    metrics = _get(port, "/metrics")[1] + _get(other, "/metrics")[1]
+    lags = re.findall(r'newsflow_consumer_lag\{.*topic="([^"]+)".*\} (\S+)', metrics)
+    assert lags and all(t == common.topics.raw and float(v) == 0 for t, v in lags), lags
+    assert _get(port, "/healthz")[0] == 200
+    assert first.alive() and second.alive()
