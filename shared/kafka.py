@@ -122,17 +122,28 @@ def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
 
 
 async def batches(
-    stream: StreamT[Any], size: int, within_s: float
+    stream: StreamT[Any], size: int, within_s: float, *, settle: bool = True
 ) -> AsyncIterator[Sequence[EventT[Any]]]:
     """The stream's events in batches of at most ``size``, waiting at most ``within_s``.
 
-    Faust acknowledges a batch's events when the loop asks for the next batch,
-    i.e. after the loop body processed (and confirmed) the whole batch. The
-    time from handing out a batch to that request is the batch's processing
-    time in the metrics.
+    With ``settle`` (the default) a batch is acknowledged only once the loop
+    body finished it and asks for the next batch. Faust's ``take_events``
+    would also acknowledge it when the stream closes mid-batch on shutdown,
+    and the final commit would then cover messages never processed; so the
+    batch is marked acknowledged on arrival without telling the consumer
+    (Faust's own acknowledgement becomes a no-op) and acknowledged for real
+    when done. A batch cut short keeps its offsets uncommitted and is read
+    again by the partition's next owner. A stage that settles batches itself
+    (the indexer writes several at once) passes ``settle=False``.
+
+    The time from handing out a batch to the next request is the batch's
+    processing time in the metrics.
     """
     metrics = metrics_for(stream.app)
     async for events in cast(faust.Stream[Any], stream).take_events(size, within_s):
+        if settle:
+            for event in events:
+                event.message.acked = True
         metrics.received(events)
         topic = events[0].message.topic if events else ""
         outer = bind_log_context({"topic": topic, "offsets": offset_ranges(events)})
@@ -144,6 +155,10 @@ async def batches(
             metrics.batch_finished()
             bind_log_context(outer)
         metrics.processed(topic, len(events), time.perf_counter() - started)
+        if settle:
+            for event in events:
+                event.message.acked = False
+                event.ack()
 
 
 def offset_ranges(events: Sequence[EventT[Any]]) -> dict[int, str]:

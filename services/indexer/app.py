@@ -68,7 +68,9 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
     async def index_articles(stream: StreamT[bytes]) -> None:
         pipeline = Pipeline(settings.max_in_flight)
         try:
-            async for events in batches(stream, settings.batch_size, settings.batch_within_s):
+            async for events in batches(
+                stream, settings.batch_size, settings.batch_within_s, settle=False
+            ):
                 write = partial(_index_batch, app, indexer, deadletter, events, settings, backoff)
                 # Failures of Kafka (dead letters not confirmed) redo the batch.
                 await pipeline.submit(events, partial(_until_done, write, backoff, len(events)))
@@ -86,7 +88,7 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
         async def index_deadletters(stream: StreamT[bytes]) -> None:
             pipeline = Pipeline(1)
             try:
-                async for events in batches(stream, settings.batch_size, 1.0):
+                async for events in batches(stream, settings.batch_size, 1.0, settle=False):
                     await pipeline.submit(events, partial(copy_letters, events))
             finally:
                 pipeline.cancel()
