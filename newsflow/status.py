@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -52,19 +53,31 @@ class StageSpec:
     group: str
     inputs: tuple[str, ...]
 
+    def with_internal(self, existing: Collection[str]) -> StageSpec:
+        """This stage with its internal topics among ``existing`` added after its input.
+
+        Internal topics are named ``<app id>-<name>`` (``shared.kafka.raw_topic``);
+        table changelogs and Faust's own coordination topic are state, not input.
+        """
+        internal = sorted(
+            t
+            for t in existing
+            if t.startswith(f"{self.group}-")
+            and not t.endswith("-changelog")
+            and "__assignor" not in t
+        )
+        return replace(self, inputs=(self.inputs[0], *internal))
+
+
+# The pipeline input of each stage, in pipeline order.
+_INPUTS = {"fetcher": "feeds", "cleaner": "raw", "dedup": "clean", "indexer": "unique"}
+
 
 def stage_specs(common: CommonSettings, app_ids: dict[str, str]) -> list[StageSpec]:
     """The stages named in ``app_ids`` (stage → app id, i.e. group), in pipeline order."""
-    topics = common.topics
-    inputs = {
-        "fetcher": lambda app: (topics.feeds, f"{app}-polls"),
-        "cleaner": lambda app: (topics.raw,),
-        "dedup": lambda app: (topics.clean, f"{app}-by-text"),
-        "indexer": lambda app: (topics.unique,),
-    }
     return [
-        StageSpec(name, app_ids[name], make(app_ids[name]))
-        for name, make in inputs.items()
+        StageSpec(name, app_ids[name], (getattr(common.topics, topic),))
+        for name, topic in _INPUTS.items()
         if name in app_ids
     ]
 
@@ -136,6 +149,8 @@ async def kafka_status(
     await admin.start()
     await consumer.start()
     try:
+        existing = set(await admin.list_topics())
+        specs = [spec.with_internal(existing) for spec in specs]
         topics = {t for spec in specs for t in spec.inputs} | {common.topics.deadletter}
         tps = [
             TopicPartition(t, p)
@@ -266,7 +281,8 @@ async def drained(common: CommonSettings, specs: list[StageSpec]) -> Drain:
     lags: list[int] = []
     first_committed = 0
     try:
-        for spec in specs:
+        existing = set(await admin.list_topics())
+        for spec in (s.with_internal(existing) for s in specs):
             for topic in spec.inputs:
                 parts = await partitions_of(common.kafka_bootstrap, topic)
                 tps = [TopicPartition(topic, p) for p in parts]

@@ -5,7 +5,8 @@ Three measurements in one run, on one Kafka and one Elasticsearch
 process as ``newsflow up`` starts them:
 
 1. Backlog: a site with ``--articles`` articles in ``--feeds`` feeds, all
-   there from the start. Articles/s from the first feed fetch to the moment
+   there from the start (so the first poll of each feed, every
+   ``--backlog-poll-s``, lists them all). Articles/s from the first feed fetch to the moment
    the last article is searchable, and the delay of each article from its
    first appearance in a feed to the moment a search first finds it.
 2. Live: a second site publishing ``--rate`` new items per second for
@@ -217,7 +218,7 @@ def backlog(args: argparse.Namespace, common: CommonSettings, logs: Path) -> dic
     site = GeneratedSite(args.feeds, args.articles // args.feeds)
     site.start_in_thread()
     watcher = Searchable(common)
-    workers = Workers(common, logs, fetcher_env(args.poll_s))
+    workers = Workers(common, logs, fetcher_env(args.backlog_poll_s))
     meter = _meter(common, workers)
     try:
         for stage in STAGES:
@@ -225,7 +226,8 @@ def backlog(args: argparse.Namespace, common: CommonSettings, logs: Path) -> dic
         workers.wait_ready(STAGES)
         watcher.start()
         meter.start()
-        asyncio.run(put_sources(common, sources(site.base_url, args.feeds, interval_s=args.poll_s)))
+        srcs = sources(site.base_url, args.feeds, interval_s=args.backlog_poll_s)
+        asyncio.run(put_sources(common, srcs))
         with sync_client(common) as es:
             while count(es, common.read_alias) < site.total:
                 time.sleep(0.5)
@@ -322,7 +324,7 @@ def standalone(
     if stage == "indexer":
         with sync_client(common) as es:
             apply_index(es, common)
-    workers = Workers(common, logs, fetcher_env(args.poll_s))
+    workers = Workers(common, logs, fetcher_env(args.backlog_poll_s))
     meter = _meter(common, workers)
     site = GeneratedSite(args.feeds, args.articles // args.feeds) if stage == "fetcher" else None
     try:
@@ -332,7 +334,7 @@ def standalone(
         meter.start()
         if site is not None:
             site.start_in_thread()
-            srcs = sources(site.base_url, args.feeds, interval_s=args.poll_s)
+            srcs = sources(site.base_url, args.feeds, interval_s=args.backlog_poll_s)
             asyncio.run(put_sources(common, srcs))
             while asyncio.run(_records(common, common.topics.raw)) < total:
                 time.sleep(0.5)
@@ -423,7 +425,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--feeds", type=int, default=200)
-    parser.add_argument("--poll-s", type=float, default=5.0)
+    parser.add_argument("--poll-s", type=float, default=5.0, help="feed polling, live phase")
+    parser.add_argument(
+        "--backlog-poll-s",
+        type=float,
+        default=60.0,
+        help="feed polling, backlog phases: the first poll lists every article already",
+    )
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--live-s", type=float, default=30.0)
     args = parser.parse_args()

@@ -35,12 +35,14 @@ def test_render_shows_workers_lag_dead_letters_and_index() -> None:
     assert "news-articles: 10 documents" in text and "'Title'" in text
 
 
-def test_stage_specs_follow_the_pipeline_and_its_internal_topics() -> None:
+def test_stage_specs_follow_the_pipeline_and_find_internal_topics() -> None:
     specs = stage_specs(CommonSettings(topic_prefix="p."), {"indexer": "i", "dedup": "d"})
     assert [(s.name, s.inputs) for s in specs] == [
-        ("dedup", ("p.news.clean", "d-by-text")),
+        ("dedup", ("p.news.clean",)),
         ("indexer", ("p.news.unique",)),
     ]
+    existing = ["p.news.clean", "d-decide", "d-state-changelog", "d-__assignor-__leader", "dx-y"]
+    assert specs[0].with_internal(existing).inputs == ("p.news.clean", "d-decide")
 
 
 def test_reprocess_plan_names_its_own_topics_index_and_groups() -> None:
