@@ -136,8 +136,9 @@ async def batches(
     again by the partition's next owner. A stage that settles batches itself
     (the indexer writes several at once) passes ``settle=False``.
 
-    The time from handing out a batch to the next request is the batch's
-    processing time in the metrics.
+    With ``settle`` the time from handing a batch out to the next request is
+    its processing time in the metrics; a stage that settles batches itself
+    records theirs (``metrics_for(app).processed``) when it is done with them.
     """
     metrics = metrics_for(stream.app)
     async for events in cast(faust.Stream[Any], stream).take_events(size, within_s):
@@ -154,11 +155,13 @@ async def batches(
         finally:
             metrics.batch_finished()
             bind_log_context(outer)
-        metrics.processed(topic, len(events), time.perf_counter() - started)
         if settle:
+            metrics.processed(topic, len(events), time.perf_counter() - started)
             for event in events:
                 event.message.acked = False
                 event.ack()
+        else:
+            metrics.unsettled(events)
 
 
 def offset_ranges(events: Sequence[EventT[Any]]) -> dict[int, str]:
@@ -337,7 +340,8 @@ class StallGuard(Service):
     After a broker outage Faust's consumer can stop fetching until the next
     rebalance (faust-streaming/faust#523): the worker looks healthy, its group
     is stable, and its lag grows. A partition counts as stalled when the
-    stage's code waits for input (no batch in flight), the broker holds
+    stage's code waits for input (no batch in flight, no event of one
+    unacknowledged), the broker holds
     messages past the consumer's fetch position, and that position has not
     moved for ``stall_s``; a rejoin (a rebalance) starts fetching again.
     """

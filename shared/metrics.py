@@ -21,7 +21,7 @@ import logging
 import socket
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -151,6 +151,7 @@ class StageMetrics:
         )
         self._next_offset: dict[TP, int] = {}
         self._in_flight = 0
+        self._unsettled: list[Sequence[EventT[Any]]] = []
 
     def received(self, events: Iterable[EventT[Any]]) -> None:
         """Count a batch's events and remember how far each partition got."""
@@ -167,9 +168,14 @@ class StageMetrics:
         self._in_flight -= 1
         self.in_flight.labels(self.stage).set(self._in_flight)
 
+    def unsettled(self, events: Sequence[EventT[Any]]) -> None:
+        """Count a batch its stage acknowledges itself as in flight until it has."""
+        self._unsettled.append(events)
+
     def busy(self) -> bool:
         """Whether some batch is being processed right now."""
-        return self._in_flight > 0
+        self._unsettled = [b for b in self._unsettled if not all(e.message.acked for e in b)]
+        return self._in_flight > 0 or bool(self._unsettled)
 
     def processed(self, topic: str, count: int, seconds: float) -> None:
         self.batch_seconds.labels(self.stage, topic).observe(seconds)

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from shared.models import FeedSource, RawArticle
 from shared.urls import article_id, canonical_url
 
-__all__ = ["GeneratedSite", "page", "raw_article", "sources"]
+__all__ = ["GeneratedSite", "expected_id", "page", "path", "raw_article", "sources", "title"]
 
 # Function words of English prose, mixed into every text so extractors (which
 # weigh stop words and sentence shape) read it as prose.
@@ -37,7 +37,7 @@ _FUNCTION_WORDS = tuple(_PROSE.split())
 # Content words: every two- and three-syllable combination, some 8,000. Drawn
 # at random they make texts that share no more than chance, as distinct news
 # stories do; a small vocabulary would make every text a near-duplicate of all.
-_SYLLABLES = ("ba", "ce", "di", "fo", "gu", "ka", "le", "mi", "no", "pu")
+_SYLLABLES: tuple[str, ...] = ("ba", "ce", "di", "fo", "gu", "ka", "le", "mi", "no", "pu")
 _SYLLABLES += ("ra", "se", "ti", "vo", "zu", "an", "el", "in", "or", "us")
 _CONTENT_WORDS = tuple(
     [a + b for a in _SYLLABLES for b in _SYLLABLES]

@@ -17,6 +17,7 @@ class _Message:
     topic: str
     partition: int
     offset: int
+    acked: bool = False
 
     @property
     def tp(self) -> TP:
@@ -79,3 +80,13 @@ def test_a_taken_port_falls_back_to_a_free_one() -> None:
             assert sock.getsockname()[1] not in (port, 0)
         finally:
             sock.close()
+
+
+def test_a_batch_its_stage_settles_is_in_flight_until_acknowledged() -> None:
+    metrics = StageMetrics("indexer")
+    events = _events("news.unique", 0, range(3))
+    metrics.unsettled(events)  # type: ignore[arg-type]
+    assert metrics.busy()
+    for event in events:
+        event.message.acked = True
+    assert not metrics.busy()
