@@ -42,6 +42,25 @@ def test_workers_can_scale() -> None:
         assert "ports" not in services[stage]
 
 
+def test_each_worker_is_probed_and_scraped_on_its_stage_port() -> None:
+    from shared.metrics import DEFAULT_PORTS
+
+    services = _compose()["services"]
+    scrape = yaml.safe_load((REPO / "infra" / "prometheus" / "prometheus.yml").read_text())
+    discovered = {
+        name: entry["port"]
+        for job in scrape["scrape_configs"]
+        for entry in job.get("dns_sd_configs", [])
+        for name in entry["names"]
+    }
+    assert discovered == DEFAULT_PORTS
+    for stage, port in DEFAULT_PORTS.items():
+        probe = " ".join(services[stage]["healthcheck"]["test"])
+        assert f"localhost:{port}/healthz" in probe, stage
+    mounts = services["prometheus"]["volumes"]
+    assert any(m.startswith("./infra/prometheus/prometheus.yml:") for m in mounts)
+
+
 def test_compose_pins_the_same_elastic_version_as_local_provisioning() -> None:
     pom = (REPO / "infra" / "local" / "pom.xml").read_text()
     env = dict(
