@@ -84,7 +84,12 @@ async def test_worker_serves_counts_dead_letters_lag_and_health(
     )
     other = _served_port(second)
     assert other is not None and other != port
-    assert wait_for(lambda: _get(other, "/readyz")[0] == 200, 90, services=services)
+    # Both ready: the second worker's join makes the first one rebalance too.
+    assert wait_for(
+        lambda: _get(other, "/readyz")[0] == 200 and _get(port, "/readyz")[0] == 200,
+        120,
+        services=services,
+    )
 
     base = "http://127.0.0.1:1"
     pages = [(a.id.encode(), codec.encode(a)) for a in (raw_article(n, base) for n in range(6))]
@@ -102,7 +107,7 @@ async def test_worker_serves_counts_dead_letters_lag_and_health(
             sum(_sample(t, "newsflow_batch_seconds_count", stage="cleaner") for t in texts),
         )
 
-    assert wait_for(lambda: totals()[:3] == (8, 6, 2), 60, services=services), (
+    assert wait_for(lambda: totals()[:3] == (8, 6, 2), 120, services=services), (
         totals(),
         services.logs(),
     )
