@@ -30,12 +30,14 @@ import faust
 from faust.types import StreamT, TableT
 
 from services.fetcher.fetch import is_due, poll_source
+from services.fetcher.health import Owned, SourceHealth, poll_outcome
 from services.fetcher.polite import PoliteClient, Politeness
 from services.fetcher.settings import FetcherSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
 from shared.http import HttpClient
 from shared.kafka import Emitter, make_app, raw_topic
+from shared.metrics import metrics_for
 from shared.models import FeedSource
 
 STAGE = "fetcher"
@@ -90,6 +92,29 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
     client = http or http_client(settings)
     requested: dict[str, float] = {}  # source id → when a poll was asked for
 
+    def assigned() -> set[int]:
+        """The partitions of news.feeds (and so of the polls topic) this worker holds."""
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.feeds}
+
+    def owned() -> dict[str, Owned]:
+        try:
+            mine = assigned()
+        except Exception:  # consumer not started yet, or stopping: nothing owned
+            return {}
+        return {
+            source_id: Owned(str(entry["config"].get("kind", "")), state.get(source_id))
+            for source_id, entry in list(sources.items())
+            if entry is not None and entry["partition"] in mine
+        }
+
+    health = SourceHealth(STAGE, owned)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def serve_health() -> None:
+        # At start, not at build: the worker gives the app its metrics only
+        # after building it (shared.kafka.worker_main).
+        metrics_for(app).registry.register(health)
+
     @app.agent(feeds)
     async def register(stream: StreamT[bytes]) -> None:
         async for event in stream.events():
@@ -114,9 +139,9 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
     @app.timer(settings.tick_s)  # type: ignore[untyped-decorator]
     async def schedule() -> None:
         now = time.time()
-        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.feeds}
+        mine = assigned()
         for source_id, entry in list(sources.items()):
-            if entry is None or entry["partition"] not in assigned:
+            if entry is None or entry["partition"] not in mine:
                 continue
             if not entry["config"].get("enabled", True):
                 continue
@@ -173,6 +198,9 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 seen[source_id] = outcome.seen
             state[source_id] = outcome.state
             requested.pop(source_id, None)
+            source_error = outcome.source_error
+            reason = source_error.reason if source_error is not None else None
+            health.polled(source_id, poll_outcome(outcome.state, reason), len(outcome.articles))
             log.info(
                 "polled",
                 extra={
