@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.fetcher.schedule import adapt, backoff_delay, next_delay
+from services.fetcher.schedule import adapt, backoff_delay, next_delay, next_poll_at
 from services.fetcher.settings import FetcherSettings
 from shared.exceptions import PoisonMessage
 from shared.http import FetchError, HttpClient, retry_after_s
@@ -37,6 +37,10 @@ _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 # Longest error text kept in the health record: enough to act on, small enough
 # for a compacted changelog that every `feeds list` reads whole.
 _MAX_ERROR_CHARS = 500
+
+# A poll request's trip through the polls topic (produce, fetch, dispatch):
+# tens of milliseconds on a healthy broker, a quarter second with room to spare.
+_POLL_DISPATCH_S = 0.25
 
 Failure = FetchError | PoisonMessage
 
@@ -134,6 +138,7 @@ def _failed(
         last_error_reason=exc.reason,
         last_error_at=now,
         next_poll_at=now + delay,
+        interval_s=delay,
     )
     log.warning(
         "source failed",
@@ -226,15 +231,22 @@ async def _succeeded(
         max_s=settings.max_interval_s,
         jitter=settings.jitter,
     )
+    due = state.get("next_poll_at")
+    # The wait a due poll may have had: up to one tick of the scheduler, then
+    # its round trip through the polls topic.
+    catch_up = settings.tick_s + _POLL_DISPATCH_S
+    next_at = next_poll_at(now, float(due) if due is not None else None, delay, catch_up_s=catch_up)
     if deferred or result.more:
         # Work is waiting: come back soon, but not before a host said we may.
         delay = min(delay, max(settings.min_interval_s, min(retry_after, settings.max_interval_s)))
+        next_at = now + delay
     total = len(result.items)
     state.update(
         poll=result.state.model_dump(),
         failures=0,
         last_success_at=now,
-        next_poll_at=now + delay,
+        next_poll_at=next_at,
+        interval_s=delay,
         items_seen=int(state.get("items_seen", 0)) + new,
         new_share=(new / total) if total else 0.0,
         not_modified=result.not_modified,

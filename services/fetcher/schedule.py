@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["adapt", "backoff_delay", "next_delay"]
+__all__ = ["adapt", "backoff_delay", "next_delay", "next_poll_at"]
 
 # How much one poll moves the adaptive factor: a poll that found something
 # brings the next one closer by a quarter, an empty one pushes it out by a
@@ -35,6 +35,23 @@ def next_delay(
     rng = rng or random.Random()
     base = max(interval_s, ttl_s or 0.0, retry_after_s or 0.0)
     return _jittered(min(max(base, min_s), max_s), jitter, rng)
+
+
+def next_poll_at(now: float, due: float | None, delay: float, *, catch_up_s: float) -> float:
+    """When to poll next a source that was due at ``due`` and was polled at ``now``.
+
+    ``delay`` after the moment the poll was due rather than the moment it ran,
+    as long as it ran at most ``catch_up_s`` late. A due poll waits for the
+    scheduler's next tick and for its turn on the polls topic; counted from
+    the poll itself, that wait would be added to every interval, and a source
+    set to 5 s would be polled every 5.5 s or so. A poll that ran later than
+    that (a busy or restarted worker, a takeover) gives up only ``catch_up_s``
+    of its lateness, so polls never bunch up to make up for lost time.
+    """
+    if due is None:
+        return now + delay
+    late = min(max(now - due, 0.0), catch_up_s, delay / 2)
+    return now + delay - late
 
 
 def adapt(factor: float, *, found_new: bool, lo: float, hi: float) -> float:

@@ -234,3 +234,17 @@ async def test_quiet_sources_are_polled_less_and_busy_ones_more(
         out = await poll_source(_source(url), state, client, SETTINGS, seen=seen, now=0.0)
         state = out.state
     assert state["next_poll_at"] == pytest.approx(33.75 * 1.25**3)
+
+
+async def test_a_poll_that_waited_for_its_tick_keeps_the_sources_rhythm(
+    site: Site, client: HttpClient
+) -> None:
+    url = site.route("/feed.xml", static(rss()))
+    settings = SETTINGS.model_copy(update={"adaptive": False})
+    first = await poll_source(_source(url), None, client, settings, now=1000.0)
+    assert first.state["next_poll_at"] == 1060.0 and first.state["interval_s"] == 60.0
+    # Run 0.3 s after it was due (the scheduler's tick, the polls topic): the
+    # next poll is still due a whole interval after the last was due.
+    second = await poll_source(_source(url), first.state, client, settings, now=1060.3)
+    assert second.state["next_poll_at"] == pytest.approx(1120.0)
+    assert second.state["interval_s"] == 60.0
