@@ -216,7 +216,11 @@ class Emitter:
 
     async def send(self, topic: faust.TopicT, key: str, message: Message) -> None:
         """Queue ``message`` on ``topic`` under ``key``."""
-        fut = await topic.send(key=key.encode("utf-8"), value=codec.encode(message))
+        await self.send_bytes(topic, key, codec.encode(message))
+
+    async def send_bytes(self, topic: faust.TopicT, key: str, value: bytes) -> None:
+        """Queue ``value``, a message already encoded, on ``topic`` under ``key``."""
+        fut = await topic.send(key=key.encode("utf-8"), value=value)
         self._pending.append(fut)
         self._queued[topic.get_topic_name()] += 1
         self.sent += 1
@@ -413,4 +417,9 @@ def worker_main(app: faust.App, service: str, common: CommonSettings) -> None:
         redirect_stdouts=False,
         override_logging=True,
     )
+    # Faust's terminal spinner, kept at levels WARNING and above, sets the
+    # root logger to DEBUG to spin on every record: every debug call of
+    # Faust and aiokafka (several per message produced) then built a record
+    # for nothing. Logs go to a file or a collector, not a terminal.
+    worker.spinner = None
     worker.execute_from_commandline()

@@ -8,6 +8,12 @@ worker owns it, against one table backed by its changelog. Two copies that
 reach different workers at the same moment therefore still meet, and N
 workers decide exactly as one would (the order is the decide partition's).
 If the owner dies, another worker restores the table and carries on.
+
+What one article costs is kept small: the article is validated once, on the
+fingerprinting worker, and its bytes pass through to ``news.unique``
+untouched (:mod:`services.dedup.work`); a decision writes two or three
+changelog records, its buckets living in an index rebuilt from them after
+every recovery (:mod:`services.dedup.state`).
 """
 
 from __future__ import annotations
@@ -17,35 +23,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+import orjson
 from faust.types import StreamT, TableT
 
-from services.dedup.decide import (
-    Article,
-    DedupConfig,
-    apply,
-    decide,
-    expired,
-    fingerprint_from_record,
-    fingerprint_record,
-)
+from services.dedup.decide import DedupConfig, decide
 from services.dedup.fingerprint import fingerprint
 from services.dedup.settings import DedupSettings
+from services.dedup.state import IndexedState
+from services.dedup.work import decode_work, encode_work, unique_bytes
 from shared import codec
 from shared.exceptions import PoisonMessage
 from shared.kafka import Emitter, as_current, batches, make_app, raw_topic
-from shared.models import CleanArticle, Message, UniqueArticle
+from shared.models import CleanArticle
 
 STAGE = "dedup"
 
 log = logging.getLogger(__name__)
-
-
-class DedupWork(Message):
-    """An article with its fingerprint, on its way to the decision."""
-
-    article: CleanArticle
-    seen_at: datetime
-    fingerprint: dict[str, Any]
 
 
 def build(settings: DedupSettings) -> faust.App:
@@ -58,74 +51,65 @@ def build(settings: DedupSettings) -> faust.App:
     to_decide = raw_topic(app, f"{settings.app_id}-decide", internal=True, partitions=1)
     sink = raw_topic(app, topics.unique)
     deadletter = raw_topic(app, topics.deadletter)
-    state: TableT[str, Any] = app.Table("state", default=None, partitions=1)
+    table: TableT[str, Any] = app.Table("state", default=None, partitions=1)
+    # Records in the table, buckets in memory (see services.dedup.state).
+    state = IndexedState(table, config)
     decided = 0
+
+    @table.on_recover
+    async def _recovered() -> None:
+        # The table was restored from its changelog (start, restart or
+        # rebalance): the index is rebuilt from it before the next decision.
+        state.stale = True
 
     @app.agent(source)
     async def fingerprint_articles(stream: StreamT[bytes]) -> None:
         async for events in batches(stream, settings.batch_size, settings.batch_within_s):
             emitter = Emitter(app, STAGE, deadletter)
             for event in events:
+                raw = event.value
                 try:
-                    article = codec.decode(CleanArticle, event.value)
+                    article = codec.decode(CleanArticle, raw)
+                    # The broker's timestamp of the article: replays see the same clock.
+                    seen_at = datetime.fromtimestamp(event.message.timestamp, UTC)
+                    work = encode_work(
+                        raw, article, seen_at, fingerprint(article.text, title=article.title)
+                    )
                 except PoisonMessage as exc:
                     await emitter.dead_letter(event, exc)
                     continue
-                # The broker's timestamp of the article: replays see the same clock.
-                seen_at = datetime.fromtimestamp(event.message.timestamp, UTC)
-                fp = fingerprint(article.text, title=article.title)
-                work = DedupWork(
-                    article=article, seen_at=seen_at, fingerprint=fingerprint_record(fp)
-                )
-                await emitter.send(to_decide, article.id, work)
+                except orjson.JSONEncodeError as exc:
+                    error = PoisonMessage("invalid-message", f"cannot encode: {exc!r}")
+                    await emitter.dead_letter(event, error)
+                    continue
+                await emitter.send_bytes(to_decide, article.id, work)
             await emitter.confirm()
 
     @app.agent(to_decide)
     async def decide_articles(stream: StreamT[bytes]) -> None:
         nonlocal decided
         async for events in batches(stream, settings.batch_size, settings.batch_within_s):
+            if state.stale:
+                state.rebuild()
             emitter = Emitter(app, STAGE, deadletter)
             for event in events:
                 try:
-                    work = codec.decode(DedupWork, event.value)
-                    fp = fingerprint_from_record(work.fingerprint)
-                except (PoisonMessage, KeyError, ValueError, TypeError) as exc:
-                    error = (
-                        exc
-                        if isinstance(exc, PoisonMessage)
-                        else PoisonMessage("invalid-message", f"bad fingerprint: {exc!r}")
-                    )
-                    await emitter.dead_letter(event, error)
+                    work = decode_work(event.value)
+                except PoisonMessage as exc:
+                    await emitter.dead_letter(event, exc)
                     continue
-                article = Article.from_clean(work.article, seen_at=work.seen_at)
-                outcome = decide(article, state, config, fp=fp)
+                article = work.article
+                outcome = decide(article, state, config, fp=work.fingerprint)
                 with as_current(event):
-                    apply(state, outcome.updates)
+                    state.apply(article.id, article.seen_s, outcome.updates)
                 d = outcome.decision
-                await emitter.send(
-                    sink,
-                    work.article.id,
-                    UniqueArticle(
-                        kind=d.kind,
-                        article=work.article,
-                        story_id=d.story_id,
-                        duplicate_of=d.duplicate_of,
-                        similarity=d.similarity,
-                    ),
-                )
+                await emitter.send_bytes(sink, article.id, unique_bytes(d, work.article_bytes))
                 decided += 1
                 if decided % settings.sweep_every == 0:
                     with as_current(event):
-                        _sweep(state, work.seen_at, config)
+                        removed = state.sweep(article.seen_at)
+                    if removed:
+                        log.info("expired dedup state", extra={"keys": removed})
             await emitter.confirm()
 
     return app
-
-
-def _sweep(state: TableT[str, Any], now: datetime, config: DedupConfig) -> None:
-    """Delete what fell out of the window, so memory stays bounded by it."""
-    stale = [key for key, value in list(state.items()) if expired(value, now, config)]
-    for key in stale:
-        del state[key]
-    if stale:
-        log.info("expired dedup state", extra={"keys": len(stale)})

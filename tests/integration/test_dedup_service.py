@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 
+from newsflow.status import drained, stage_specs
 from shared import codec
 from shared.models import CleanArticle, UniqueArticle
 from shared.settings import CommonSettings
@@ -100,3 +103,33 @@ async def test_one_worker_recognises_exact_and_near_copies(
 
 async def test_two_workers_decide_as_one(common: CommonSettings, services: Services) -> None:
     _check(await _run(common, services, workers=2))
+
+
+async def test_a_restarted_worker_still_matches_what_it_saw_before(
+    common: CommonSettings, services: Services
+) -> None:
+    """The buckets live in memory, rebuilt from the table's changelog on
+    recovery: after a SIGKILL and a restart, copies still meet their original."""
+    specs = stage_specs(common, {"dedup": f"{common.index_prefix}-dedup"})
+    worker = services.start("dedup", n=1)
+    original, exact, near = STREAM[0], STREAM[1], STREAM[2]
+    await produce(common, common.topics.clean, [(b"a1", codec.encode(original))])
+    records = await consume(common, common.topics.unique, until=lambda r: len(r) >= 1)
+    assert len(records) == 1, services.logs()
+    deadline = time.monotonic() + 60
+    while not (await drained(common, specs)).drained:
+        assert time.monotonic() < deadline, services.logs()
+        await asyncio.sleep(0.5)
+    worker.kill()
+
+    services.start("dedup", n=2)
+    for count, article in enumerate((near, exact), 2):
+        await produce(common, common.topics.clean, [(article.id.encode(), codec.encode(article))])
+        records = await consume(
+            common, common.topics.unique, until=lambda r, n=count: len(r) >= n, timeout_s=120
+        )
+        assert len(records) == count, services.logs()
+    by = {v.article.id: v for v in (codec.decode(UniqueArticle, v) for _, v in records)}
+    assert (by["a1"].kind, by["a1"].story_id) == ("unique", "a1")
+    assert (by["a3"].kind, by["a3"].story_id, by["a3"].duplicate_of) == ("near", "a1", "a1")
+    assert (by["a2"].kind, by["a2"].duplicate_of) == ("exact", "a1")
