@@ -33,7 +33,6 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 # Whitespace inside a line: any Unicode space (NBSP, thin space, tab…).
 _INLINE_SPACE = re.compile(r"[^\S\n]+")
 _BLANK_RUN = re.compile(r"\n{3,}")
-_ANY_SPACE = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
@@ -74,8 +73,13 @@ def fold_for_hash(text: str) -> str:
     so texts differing only in case, spacing, paragraphing, entities or
     invisible characters get the same key.
     """
-    folded = _JOINERS.sub("", normalise(text).casefold())
-    return _ANY_SPACE.sub(" ", folded).strip()
+    # Only normalise's character-level steps, in its order: whatever it does to
+    # the layout, the whitespace fold below undoes (the same key for a third of
+    # the work; ``str.split`` and ``\s`` agree on what is whitespace).
+    text = html.unescape(text) if "&" in text else text
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    folded = _JOINERS.sub("", _CONTROLS.sub("", text).casefold())
+    return " ".join(folded.split())
 
 
 def split_paragraphs(text: str) -> list[str]:

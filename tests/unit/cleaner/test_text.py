@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import unicodedata
 
 import pytest
@@ -112,3 +114,20 @@ def test_join_paragraphs_skips_empty_ones_and_keeps_entities_literal() -> None:
 def test_word_count_counts_whitespace_separated_words() -> None:
     assert word_count("one two\n\nthree, four") == 4
     assert word_count("") == 0
+
+
+def test_fold_for_hash_equals_normalise_then_fold() -> None:
+    """fold_for_hash skips normalise's layout steps; the key must not change."""
+    spaces = [chr(c) for c in range(0x3000 + 1) if chr(c).isspace()]
+    pool = [
+        *spaces,
+        *"aZß\u00e9e\u0301\u0130",
+        "\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u180e",
+        "\x00", "\x07", "\x1c", "\x1f", "\x7f", "\x84", "\x85", "\x86", "\x9f",
+        "\r\n", "\u2028", "\u2029", "&amp;", "&#8203;", "&shy;", "&nbsp;", "&",
+    ]  # fmt: skip
+    rng = random.Random(5)
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
+        reference = re.sub(r"\s+", " ", re.sub("[\u200c\u200d]", "", normalise(text).casefold()))
+        assert fold_for_hash(text) == reference.strip(), repr(text)
