@@ -12,7 +12,10 @@ State keys (see :func:`decide` for the order they are consulted in):
 - ``text:<exact key>``: the first article with that folded text, and its story;
 - ``sig:<article id>``: the article's fingerprint, story and time;
 - ``band:<i>:<hash>`` (MinHash band ``i`` of the whole text) and
-  ``lead:<hash>`` (an anchor of its lead): buckets, ``[[article id, time], …]``.
+  ``lead:<hash>`` (an anchor of its lead): buckets, ``[[article id, time], …]``;
+- ``line:<hash>`` (a paragraph, see ``Fingerprint.lines``): the stories it
+  has been seen in, ``[[story id, time], …]``; a line seen in several
+  stories is site chrome (:class:`SiteChrome`).
 
 Every record carries the time it was written (``ts``, epoch seconds of the
 article's ``seen_at``); anything older than :attr:`DedupConfig.window_s` is
@@ -37,6 +40,7 @@ from services.dedup.fingerprint import (
     MIN_NEAR_UNITS,
     WORD_SHINGLE,
     Fingerprint,
+    LineHashes,
     Sketch,
     fact_conflicts,
     fingerprint,
@@ -54,6 +58,7 @@ __all__ = [
     "Kind",
     "Match",
     "Outcome",
+    "SiteChrome",
     "StateStore",
     "apply",
     "decide",
@@ -62,12 +67,14 @@ __all__ = [
     "judge",
     "near_or_unique",
     "probe_bucket",
+    "probe_line",
     "records",
     "replay",
     "signature_record",
 ]
 
 Kind = Literal["unique", "exact", "near"]
+Flags = npt.NDArray[np.bool_]
 
 _DAY_S = 86_400.0
 # Shingles a containment match must share: as many as a text of the least
@@ -92,7 +99,8 @@ class DedupConfig:
 
     A pair of texts is a near duplicate when their figures do not conflict
     (see ``fact_conflicts``) and either their shingle sets resemble each other or
-    the smaller is contained in the larger and they open with the same lead.
+    one is contained in the other and they open with the same lead, lines known
+    as site chrome left out of both.
     """
 
     # How long an article can be matched: syndicated copies arrive within
@@ -127,6 +135,14 @@ class DedupConfig:
     # matched 27 times in 46,800 checks (their stories were found through
     # other members); checking them was two thirds of all the work.
     min_evidence: float = 1 / 3
+    # Stories a line must have been seen in (within the window) to be site
+    # chrome: a site's newsletter, copyright or "read more" line turns up under
+    # every story it publishes, a story's own paragraph only in that story, or
+    # in two or three when follow-ups or missed copies reuse it. Chrome is left
+    # out of containment, so a teaser wrapped in a site's lines still matches
+    # its full text, and out of resemblance, so a site's lines alone never
+    # make two of its articles one story.
+    chrome_stories: int = 3
 
 
 DEFAULT_CONFIG = DedupConfig()
@@ -232,9 +248,12 @@ def decide(
         evidence.add(members)
         bucket_writes.append((band, bucket))
     checked = evidence.best(config)
-    match = judge(fp, [(cid, state.get(f"sig:{cid}")) for cid in checked], article.seen_s, config)
+    chrome = SiteChrome(state, article.seen_s, config)
+    candidates = [(cid, state.get(f"sig:{cid}")) for cid in checked]
+    match = judge(fp, candidates, article.seen_s, config, chrome=chrome)
     decision = near_or_unique(article, match)
-    return Outcome(decision, (*records(article, fp, decision), *bucket_writes))
+    line_writes = chrome.updates(fp.lines, decision.story_id)
+    return Outcome(decision, (*records(article, fp, decision), *bucket_writes, *line_writes))
 
 
 def replay(article: Article, seen: Any, config: DedupConfig = DEFAULT_CONFIG) -> Outcome | None:
@@ -317,11 +336,85 @@ def probe_bucket(
     return members, [*live, [article_id, now]][-config.bucket_cap :]
 
 
+def probe_line(
+    line: Any, story_id: str, now: float, config: DedupConfig = DEFAULT_CONFIG
+) -> list[list[Any]] | None:
+    """The new value of a ``line:`` record (``line``) once a paragraph is seen
+    in ``story_id``, or None when it need not change.
+
+    The record keeps the newest ``config.chrome_stories`` live stories: enough
+    to tell chrome. A story already there adds nothing (its copies repeat its
+    paragraphs); a full record is rewritten only once its oldest entry is half
+    a window old, so a site's standing lines stay known without a write for
+    every article.
+    """
+    return _next_line(_live_entries(line, now, config), story_id, now, config)
+
+
+def _next_line(
+    live: list[list[Any]], story_id: str, now: float, config: DedupConfig
+) -> list[list[Any]] | None:
+    """:func:`probe_line` on the record's live entries."""
+    for entry in live:
+        if entry[0] == story_id:
+            return None
+    cap = config.chrome_stories
+    if len(live) >= cap and now - min(float(entry[1]) for entry in live) < config.window_s / 2:
+        return None
+    return [*live, [story_id, now]][-cap:]
+
+
+class SiteChrome:
+    """Which paragraphs are site chrome, from the ``line:`` records in state.
+
+    A line is chrome when it has been seen in at least
+    ``config.chrome_stories`` stories within the window. Each record is read
+    at most once, and only for the paragraphs a comparison needs;
+    :meth:`updates` then gives the writes that record an article's lines.
+    """
+
+    def __init__(self, state: StateStore, now: float, config: DedupConfig = DEFAULT_CONFIG) -> None:
+        self._state = state
+        self._now = now
+        self._config = config
+        self._live: dict[int, list[list[Any]]] = {}
+
+    def flags(self, lines: LineHashes) -> Flags:
+        """Per paragraph of ``lines``, whether it is chrome (untracked
+        paragraphs, hash 0, never are)."""
+        least = self._config.chrome_stories
+        entries = self._entries
+        return np.array(
+            [line != 0 and len(entries(line)) >= least for line in lines.tolist()],
+            dtype=np.bool_,
+        )
+
+    def updates(self, lines: LineHashes, story_id: str) -> list[tuple[str, Any]]:
+        """The ``line:`` writes that record ``lines`` as seen in ``story_id``."""
+        writes: list[tuple[str, Any]] = []
+        for line in dict.fromkeys(lines.tolist()):
+            if line == 0:
+                continue
+            value = _next_line(self._entries(line), story_id, self._now, self._config)
+            if value is not None:
+                writes.append((_line_key(line), value))
+        return writes
+
+    def _entries(self, line: int) -> list[list[Any]]:
+        live = self._live.get(line)
+        if live is None:
+            live = _live_entries(self._state.get(_line_key(line)), self._now, self._config)
+            self._live[line] = live
+        return live
+
+
 def judge(
     fp: Fingerprint,
     candidates: Iterable[tuple[str, Any]],
     now: float,
     config: DedupConfig = DEFAULT_CONFIG,
+    *,
+    chrome: SiteChrome | None = None,
 ) -> Match | None:
     """The best candidate that ``fp``'s text is a near duplicate of, or None.
 
@@ -330,7 +423,8 @@ def judge(
     another fingerprint version are skipped. A candidate matches when their
     figures do not conflict and either the resemblance reaches
     ``config.resemblance`` or the containment reaches ``config.containment``
-    with leads overlapping by ``config.lead_overlap``. The best is a
+    with leads overlapping by ``config.lead_overlap``; with ``chrome``, the
+    lines it knows as site chrome are left out of both measures. The best is a
     resemblance match before a containment one (a full copy is a better
     ``duplicate_of`` than a teaser), then the highest similarity, then the
     earliest, then the smallest id: the choice does not depend on the order of
@@ -341,7 +435,7 @@ def judge(
         live = _fresh(record, now, config)
         if live is None or live.get("v") != FINGERPRINT_VERSION:
             continue
-        found = _similarity(fp, live, config)
+        found = _similarity(fp, live, config, chrome)
         if found is None:
             continue
         rank, score = found
@@ -393,6 +487,7 @@ def signature_record(fp: Fingerprint, story_id: str, now: float) -> dict[str, An
         "ld": _b64(fp.lead.astype("<u4")),
         "lc": fp.lead_complete,
         "nu": _b64(fp.facts.astype("<u8")),
+        "ln": _b64(fp.lines.astype("<u8")),
     }
 
 
@@ -416,6 +511,7 @@ def fingerprint_from_record(record: Mapping[str, Any]) -> Fingerprint:
         lead_complete=bool(record["lc"]),
         facts=_array(record["nu"], "<u8", np.uint64),
         bands=tuple(record["bands"]),
+        lines=_lines(record),
     )
 
 
@@ -479,7 +575,7 @@ class InMemoryDeduper:
 
 
 def _similarity(
-    fp: Fingerprint, record: Mapping[str, Any], config: DedupConfig
+    fp: Fingerprint, record: Mapping[str, Any], config: DedupConfig, chrome: SiteChrome | None
 ) -> tuple[int, float] | None:
     """How ``fp`` matches ``record``: (0, resemblance) or (1, containment), or
     None. Cheap checks first: most candidates fail on figures or the lead."""
@@ -488,16 +584,28 @@ def _similarity(
         return None  # at least half the shared figures differ: a templated story
     other = _sketch(record)
     similar = resemblance(fp.sketch, other)
+    flags: tuple[Flags, Flags] | None = None
+    if similar >= config.resemblance and chrome is not None:
+        # Lines of one site can make two of its short articles alike: the
+        # resemblance must hold without them.
+        flags = chrome.flags(fp.lines), chrome.flags(_lines(record))
+        if flags[0].any() or flags[1].any():
+            similar = resemblance(fp.sketch, other, a_chrome=flags[0], b_chrome=flags[1])
     if similar >= config.resemblance:
         return 0, similar
     if conflicts > config.max_fact_conflicts or (conflicts and 2 * conflicts >= shared):
         return None  # a containment match has less text to go on: stricter on figures
-    containment = _containment_match(fp, record, other, config)
+    containment = _containment_match(fp, record, other, config, chrome, flags)
     return None if containment is None else (1, containment)
 
 
 def _containment_match(
-    fp: Fingerprint, record: Mapping[str, Any], other: Sketch, config: DedupConfig
+    fp: Fingerprint,
+    record: Mapping[str, Any],
+    other: Sketch,
+    config: DedupConfig,
+    chrome: SiteChrome | None,
+    flags: tuple[Flags, Flags] | None = None,
 ) -> float | None:
     """The containment on which the smaller text is a truncated or trimmed copy
     of the larger, or None: it must open with the same lead and share at
@@ -508,7 +616,10 @@ def _containment_match(
     lead = common / smaller if smaller else 0.0
     if lead < config.lead_overlap:
         return None
-    estimate = overlap(fp.sketch, other)
+    if flags is None and chrome is not None:
+        flags = chrome.flags(fp.lines), chrome.flags(_lines(record))
+    fp_chrome, other_chrome = flags if flags is not None else (None, None)
+    estimate = overlap(fp.sketch, other, a_chrome=fp_chrome, b_chrome=other_chrome)
     containment, shared = estimate.containment, estimate.shared
     if fp.lead_complete if fp.sketch.size <= other.size else bool(record["lc"]):
         # The smaller text is all lead: the exact lead sets measure its
@@ -538,6 +649,25 @@ def _decode_sketch(hashes: str, segments: str, short: str, paragraphs: int, size
         short=np.unpackbits(short_bits, count=int(paragraphs)).astype(np.bool_),
         size=int(size),
     )
+
+
+def _lines(record: Mapping[str, Any]) -> LineHashes:
+    """The paragraph hashes of a ``sig:`` record (none in records written
+    before they were stored)."""
+    lines: LineHashes = _array(record.get("ln", ""), "<u8", np.uint64)
+    return lines
+
+
+def _line_key(line: int) -> str:
+    return f"line:{line:016x}"
+
+
+def _live_entries(value: Any, now: float, config: DedupConfig) -> list[list[Any]]:
+    """The entries of a bucket-shaped record (``[[id, time], …]``) within the window."""
+    if not isinstance(value, list):
+        return []
+    oldest = now - config.window_s
+    return [entry for entry in value if float(entry[1]) >= oldest]
 
 
 def _url_record(article: Article, decision: Decision, now: float) -> dict[str, Any]:

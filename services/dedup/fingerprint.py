@@ -15,7 +15,10 @@ One :class:`Fingerprint` per article text holds everything dedup needs:
 - ``lead``: the lead's shingle hashes, exactly;
 - ``facts``: each number with the words around it: a syndicated copy keeps
   its story's figures, a templated story (results, prices, weather) states
-  other figures in the same words.
+  other figures in the same words;
+- ``lines``: a hash of each paragraph, by which dedup learns which lines are
+  a site's chrome (they turn up in many different stories) and leaves them
+  out of containment (see :func:`overlap`).
 
 Units are words, except in scripts written without spaces (Chinese, Japanese,
 Thai, Lao, Khmer, Myanmar), where every character is a unit. Number tokens are
@@ -32,7 +35,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import TypeAlias
 
@@ -46,6 +49,7 @@ __all__ = [
     "Facts",
     "Fingerprint",
     "Hashes",
+    "LineHashes",
     "Overlap",
     "Sketch",
     "exact_key",
@@ -60,6 +64,9 @@ Hashes: TypeAlias = npt.NDArray[np.uint32]
 # A number fact: hash of its context (the words before and after) in the high
 # 32 bits, hash of the number in the low 32; sorted, so grouped by context.
 Facts: TypeAlias = npt.NDArray[np.uint64]
+# A 64-bit hash per paragraph (0: a paragraph not tracked as a possible line
+# of site chrome).
+LineHashes: TypeAlias = npt.NDArray[np.uint64]
 Flags: TypeAlias = npt.NDArray[np.bool_]
 Segments: TypeAlias = npt.NDArray[np.uint8]
 
@@ -113,6 +120,10 @@ SHORT_PARAGRAPH_UNITS = 20
 FOREIGN_SHARE = 0.25
 # Paragraph indexes are stored in a byte; later paragraphs share the last one.
 MAX_SEGMENTS = 256
+# Paragraphs of up to 64 units are tracked as possible site chrome: newsletter,
+# share, copyright and "read more" lines, author bios and disclaimers are
+# shorter; a longer paragraph is taken as content, and not worth the state.
+CHROME_MAX_UNITS = 64
 
 # Bottom-k sketch size: 512 shingle hashes (2 KiB) estimates resemblance to
 # about +-0.02, and is exact for texts under ~500 words.
@@ -208,7 +219,10 @@ class Fingerprint:
     ``bands`` is empty when the text is too short for near matching;
     ``exact_key`` is None when there is no text (and no title) at all.
     ``lead_complete`` says the lead holds all of the text's prose (the text
-    is no longer than its lead).
+    is no longer than its lead). ``lines[p]`` is the hash of paragraph ``p``
+    (one per sketch segment; 0 where the paragraph is too long to be site
+    chrome, and for the segment holding all paragraphs past
+    :data:`MAX_SEGMENTS`); empty when the text is too short for near matching.
     """
 
     exact_key: str | None
@@ -218,6 +232,7 @@ class Fingerprint:
     lead_complete: bool
     facts: Facts
     bands: tuple[str, ...]
+    lines: LineHashes = field(default_factory=lambda: _NO_LINES)
 
     @property
     def near_eligible(self) -> bool:
@@ -232,8 +247,10 @@ class Overlap:
     ``resemblance`` is Jaccard: shared shingles over the distinct shingles of
     both. ``containment`` is the share of the smaller text's shingles (by true
     size) found in the larger, leaving out its short paragraphs that the
-    larger does not have: 1.0 when one text is a truncated or trimmed copy of the
-    other, with or without lines a site added.
+    larger does not have and its paragraphs known to be site chrome: 1.0 when
+    one text is a truncated or trimmed copy of the other, with or without
+    lines a site added. ``shared`` estimates how many of the smaller text's
+    shingles, site chrome left out, the larger has.
     """
 
     resemblance: float
@@ -275,7 +292,7 @@ def fingerprint(text: str, *, title: str = "") -> Fingerprint:
     char_mode = _is_char_text(text, units)
     scale = CHARS_PER_WORD if char_mode else 1
     if len(units) < MIN_NEAR_UNITS * scale:
-        return Fingerprint(key, len(units), Sketch.empty(), _NO_HASHES, False, facts, ())
+        return Fingerprint(key, len(units), Sketch.empty(), _NO_HASHES, False, facts, (), _NO_LINES)
     k = CHAR_SHINGLE if char_mode else WORD_SHINGLE
     shingles = _shingle_hashes(_token_hashes(units), k)
     sketch, distinct = _sketch(shingles, paragraphs, SHORT_PARAGRAPH_UNITS * scale)
@@ -299,37 +316,64 @@ def fingerprint(text: str, *, title: str = "") -> Fingerprint:
         lead_complete=len(lead_units) < LEAD_UNITS * scale,
         facts=facts,
         bands=bands,
+        lines=_line_hashes(paragraphs, CHROME_MAX_UNITS * scale),
     )
 
 
-def resemblance(a: Sketch, b: Sketch) -> float:
+def resemblance(
+    a: Sketch, b: Sketch, *, a_chrome: Flags | None = None, b_chrome: Flags | None = None
+) -> float:
     """Jaccard resemblance of two texts (shared over all distinct shingles),
     estimated from their sketches: exact when both fit their sketches.
 
     Both sketches are complete below the smaller of their largest kept hashes,
-    so the sets restricted to that range are an unbiased sample.
+    so the sets restricted to that range are an unbiased sample. Shingles
+    starting in paragraphs flagged as site chrome (``a_chrome``, ``b_chrome``:
+    one flag per paragraph) are left out of both sets.
     """
     a_kept, b_kept = _common_range(a, b)
+    a_kept = _without_chrome(a, a_kept, a_chrome)
+    b_kept = _without_chrome(b, b_kept, b_chrome)
     if not len(a_kept) or not len(b_kept):
         return 0.0
     common = int(_member(a_kept, b_kept).sum())
     return common / (len(a_kept) + len(b_kept) - common)
 
 
-def overlap(a: Sketch, b: Sketch) -> Overlap:
-    """Resemblance and containment of two texts from their sketches."""
-    small, large = (a, b) if a.size <= b.size else (b, a)
-    small_kept, large_kept = _common_range(small, large)
-    if not len(small_kept) or not len(large_kept):
+def overlap(
+    a: Sketch, b: Sketch, *, a_chrome: Flags | None = None, b_chrome: Flags | None = None
+) -> Overlap:
+    """Resemblance and containment of two texts from their sketches.
+
+    Containment is taken in whichever direction is higher: a teaser wrapped
+    in a site's lines can hold more shingles than the short text it copies.
+    ``a_chrome[p]`` (``b_chrome[p]``) says paragraph ``p`` of ``a`` (``b``)
+    is known site chrome: it is left out of containment, found or not, as
+    evidence of neither a copy nor another story.
+    """
+    a_kept, b_kept = _common_range(a, b)
+    if not len(a_kept) or not len(b_kept):
         return Overlap(0.0, 0.0)
-    hits = _member(small_kept, large_kept)
-    common = int(hits.sum())
-    found, counted = _containment(hits, small.segments[: len(small_kept)], small.short)
-    return Overlap(
-        resemblance=common / (len(small_kept) + len(large_kept) - common),
-        containment=found / counted if counted else 0.0,
-        shared=found * small.size / len(small_kept),
+    a_hits = _member(a_kept, b_kept)
+    common = int(a_hits.sum())
+    best = max(
+        _contained(a, a_kept, a_hits, a_chrome),
+        _contained(b, b_kept, _member(b_kept, a_kept), b_chrome),
     )
+    return Overlap(
+        resemblance=common / (len(a_kept) + len(b_kept) - common),
+        containment=best[0],
+        shared=best[1],
+    )
+
+
+def _contained(
+    sketch: Sketch, kept: Hashes, hits: Flags, chrome: Flags | None
+) -> tuple[float, float]:
+    """(containment, estimated shingles found) of one text in another, from
+    its ``kept`` sample and which of them the other has (``hits``)."""
+    found, counted = _containment(hits, sketch.segments[: len(kept)], sketch.short, chrome)
+    return (found / counted if counted else 0.0), found * sketch.size / len(kept)
 
 
 def set_overlap(a: Hashes, b: Hashes) -> float:
@@ -444,6 +488,23 @@ def _number_facts(units: Sequence[str]) -> Facts:
 # --- hashes -----------------------------------------------------------------------
 
 _NO_HASHES: Hashes = np.zeros(0, dtype=np.uint32)
+_NO_LINES: LineHashes = np.zeros(0, dtype=np.uint64)
+_blake2b = hashlib.blake2b
+
+
+def _line_hashes(paragraphs: Sequence[Sequence[str]], max_units: int) -> LineHashes:
+    """Per sketch segment, a 64-bit hash of the paragraph's units (never 0),
+    or 0 for a paragraph longer than ``max_units`` and for the last segment
+    when it holds several paragraphs."""
+    values = [
+        int.from_bytes(_blake2b(" ".join(units).encode(), digest_size=8).digest(), "little") or 1
+        if len(units) <= max_units
+        else 0
+        for units in paragraphs[:MAX_SEGMENTS]
+    ]
+    if len(paragraphs) > MAX_SEGMENTS:
+        values[-1] = 0
+    return np.array(values, dtype=np.uint64)
 
 
 def _token_hashes(units: Sequence[str]) -> npt.NDArray[np.uint64]:
@@ -495,6 +556,13 @@ def _common_range(a: Sketch, b: Sketch) -> tuple[Hashes, Hashes]:
     return a.hashes[:a_end], b.hashes[:b_end]
 
 
+def _without_chrome(sketch: Sketch, kept: Hashes, chrome: Flags | None) -> Hashes:
+    """``kept`` (a prefix of the sketch) less the shingles that start in chrome."""
+    if chrome is None or len(chrome) != len(sketch.short) or not chrome.any():
+        return kept
+    return kept[~chrome[sketch.segments[: len(kept)]]]
+
+
 def _member(values: Hashes, sorted_set: Hashes) -> Flags:
     """For each of ``values``, whether it is in ``sorted_set`` (sorted, non-empty)."""
     at = np.searchsorted(sorted_set, values)
@@ -503,18 +571,24 @@ def _member(values: Hashes, sorted_set: Hashes) -> Flags:
     return hits
 
 
-def _containment(hits: Flags, segments: Segments, short: Flags) -> tuple[int, int]:
+def _containment(
+    hits: Flags, segments: Segments, short: Flags, chrome: Flags | None = None
+) -> tuple[int, int]:
     """(sampled shingles found in the other text, sampled shingles counted).
 
-    Short paragraphs foreign to the other text (see :data:`FOREIGN_SHARE`)
-    are not counted where a site puts its lines: before the first shared
-    paragraph or after the last (newsletter, share, copyright, "read more"
-    lines), or alone between shared ones (advertising markers). A run of
-    foreign paragraphs inside the text is content, and so is the whole text
-    when the excused lines outweigh the rest.
+    Paragraphs known to be site chrome are not counted at all. Short
+    paragraphs foreign to the other text (see :data:`FOREIGN_SHARE`) are not
+    counted where a site puts its lines: before the first shared paragraph or
+    after the last (newsletter, share, copyright, "read more" lines), or alone
+    between shared ones (advertising markers). A run of foreign paragraphs
+    inside the text is content, and so is the whole text when the excused
+    lines outweigh the rest.
     """
     sampled = np.bincount(segments, minlength=len(short))
     found = np.bincount(segments[hits], minlength=len(short))
+    if chrome is not None and len(chrome) == len(short):
+        sampled[chrome] = 0
+        found[chrome] = 0
     excused = _site_lines(found < FOREIGN_SHARE * sampled, sampled > 0, short)
     counted = int(sampled[~excused].sum())
     if counted < int(sampled[excused].sum()):

@@ -14,6 +14,7 @@ import pytest
 
 from services.dedup.fingerprint import (
     BANDS,
+    CHROME_MAX_UNITS,
     MAX_UNITS,
     MIN_NEAR_UNITS,
     SKETCH_SIZE,
@@ -22,6 +23,9 @@ from services.dedup.fingerprint import (
     fingerprint,
     overlap,
     set_overlap,
+)
+from services.dedup.fingerprint import (
+    resemblance as sketch_resemblance,
 )
 from tests.unit.dedup.texts import (
     BRIDGE,
@@ -234,6 +238,49 @@ def test_sampled_resemblance_is_close_to_exact() -> None:
     estimate = resemblance(" ".join(a), " ".join(b))
     assert len(fingerprint(" ".join(a)).sketch.hashes) == SKETCH_SIZE  # really sampled
     assert estimate == pytest.approx(exact, abs=0.05)
+
+
+# --- site chrome ------------------------------------------------------------------
+
+BIO = (
+    "Dana Whitlow is a senior reporter who covers transport, planning and local government "
+    "for the paper. She previously worked for two regional newspapers and a radio station."
+)
+PARTNER = (
+    "This article was first published by our partner newsroom and is republished here "
+    "under a content sharing agreement. Some details may have changed since then."
+)
+
+
+def test_lines_hash_each_paragraph_by_its_units() -> None:
+    fp = fingerprint(text([BRIDGE[0], "ADVERTISEMENT", BIO]))
+    again = fingerprint(text([BRIDGE[1], "Advertisement.", BIO.upper()]))
+    assert len(fp.lines) == len(fp.sketch.short) == 3
+    assert fp.lines[1] == again.lines[1] and fp.lines[2] == again.lines[2]
+    assert fp.lines[0] != again.lines[0] and 0 not in fp.lines.tolist()
+    long_paragraph = " ".join(f"w{i}" for i in range(CHROME_MAX_UNITS + 1))
+    assert fingerprint(text([BRIDGE[0], long_paragraph])).lines[1] == 0  # content, untracked
+    assert len(fingerprint("Too short to compare.").lines) == 0
+
+
+def test_chrome_is_left_out_of_containment_in_either_direction() -> None:
+    original = fingerprint(text(BRIDGE[:3])).sketch
+    teaser_fp = fingerprint(text([*BRIDGE[:2], BIO, PARTNER]))
+    teaser = teaser_fp.sketch
+    assert teaser.size > original.size  # the site lines make the teaser the larger
+    chrome = np.array([False, False, True, True])
+    assert overlap(teaser, original).containment < 0.8
+    assert overlap(teaser, original, a_chrome=chrome).containment >= 0.95
+    assert overlap(original, teaser, b_chrome=chrome).containment >= 0.95
+    assert overlap(teaser, original, a_chrome=chrome).shared >= 60
+
+
+def test_chrome_is_left_out_of_resemblance() -> None:
+    a = fingerprint(text([BRIDGE[0], BIO, PARTNER])).sketch
+    b = fingerprint(text([ORCHESTRA[0], BIO, PARTNER])).sketch
+    chrome = np.array([False, True, True])
+    assert sketch_resemblance(a, b) >= 0.4  # two stories made alike by one site
+    assert sketch_resemblance(a, b, a_chrome=chrome, b_chrome=chrome) < 0.05
 
 
 # --- bands --------------------------------------------------------------------------

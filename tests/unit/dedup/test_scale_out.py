@@ -2,8 +2,8 @@
 
 State is split over partitions by key, as Faust tables are: ``url:``/``sig:``
 records on the article id's partition, ``text:`` on the text key's, each LSH
-bucket on its own key's. Every step reads and writes only the keys of the
-partition it runs on; steps pass values along as messages would.
+bucket and ``line:`` record on its own key's. Every step reads and writes only
+the keys of the partition it runs on; steps pass values along as messages would.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from services.dedup.decide import (
     Decision,
     Evidence,
     InMemoryDeduper,
+    SiteChrome,
     exact_match,
     judge,
     near_or_unique,
@@ -53,6 +54,20 @@ def step(parts: Partitions, keys: list[str]) -> dict[str, Any]:
     return parts.tables[owners.pop()]
 
 
+class Lookups:
+    """Reads of single keys, each from the partition that owns it (as the
+    candidates' ``sig:`` records and the ``line:`` records are fetched)."""
+
+    def __init__(self, parts: Partitions) -> None:
+        self.parts = parts
+
+    def get(self, key: str, /) -> Any:
+        return step(self.parts, [key]).get(key)
+
+    def __setitem__(self, key: str, value: Any, /) -> None:
+        raise AssertionError("writes go to their partition in a step of their own")
+
+
 def decide_partitioned(item: Article, parts: Partitions) -> Decision:
     # 1. Article partition (key: article id): seen before?
     url_key = f"url:{item.id}"
@@ -79,10 +94,23 @@ def decide_partitioned(item: Article, parts: Partitions) -> Decision:
     # 4. Article partition again: fetch the candidates' records (each from its
     #    own article partition) and decide; write the records where they live.
     fetched = [(cid, step(parts, [f"sig:{cid}"]).get(f"sig:{cid}")) for cid in evidence.best()]
-    decision = near_or_unique(item, judge(fp, fetched, item.seen_s))
+    chrome = SiteChrome(Lookups(parts), item.seen_s)
+    decision = near_or_unique(item, judge(fp, fetched, item.seen_s, chrome=chrome))
     for key, value in records(item, fp, decision):
         step(parts, [key])[key] = value
+    # 5. Line partitions: each paragraph's record, on its own key's partition.
+    for key, value in chrome.updates(fp.lines, decision.story_id):
+        step(parts, [key])[key] = value
     return decision
+
+
+# Two lines of one site, 20+ words each: content until seen under other stories.
+SITE = [
+    "Dana Whitlow is a senior reporter who covers transport, planning and local government "
+    "for the paper. She previously worked for two regional newspapers and a radio station.",
+    "This article was first published by our partner newsroom and is republished here "
+    "under a content sharing agreement. Some details may have changed since then.",
+]
 
 
 def stream() -> list[Article]:
@@ -98,6 +126,11 @@ def stream() -> list[Article]:
         ("i", ZH_METRO),
         ("j", "Video"),
         ("k", ""),
+        # The site's lines under three stories, then a teaser wrapped in them.
+        ("l", text([*ORCHESTRA[2:5], *SITE])),
+        ("m", text([*BRIDGE_FOLLOW_UP[:3], *SITE])),
+        ("n", text([MARKETS_DAY_2, *SITE])),
+        ("o", text([BRIDGE[0], *SITE])),
         ("c", text(["MARLOW (AP) - " + BRIDGE[0], *BRIDGE[1:6]])),
     ]
     return [
@@ -120,6 +153,7 @@ def test_partitioned_steps_decide_as_one_process() -> None:
     got = [decide_partitioned(item, parts) for item in stream()]
     assert got == expected
     assert {d.kind for d in got} == {"unique", "exact", "near"}
+    assert got[-2].story_id == "a"  # the teaser, through the site's known lines
 
 
 def test_partitioned_state_equals_single_state() -> None:
