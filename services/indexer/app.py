@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -20,18 +22,20 @@ import faust
 from elasticsearch import AsyncElasticsearch
 from faust.types import EventT, StreamT
 
-from services.indexer.bulk import BulkIndexer, client_options
+from services.indexer.bulk import BulkIndexer, Prepared, client_options, prepare
 from services.indexer.deadletters import DeadLetterIndexer, Letter
 from services.indexer.layout import Layout, managed_by_ilm, roll_over
+from services.indexer.metrics import IndexerMetrics
 from services.indexer.retry import Backoff, transient_reason
 from services.indexer.settings import IndexerSettings, deadletter_index
 from shared import codec
 from shared.elastic import client
 from shared.exceptions import PoisonMessage
 from shared.kafka import Emitter, batches, make_app, raw_topic
+from shared.metrics import metrics_for
 from shared.models import DeadLetter, UniqueArticle
 
-__all__ = ["STAGE", "Pipeline", "build", "split_by_size"]
+__all__ = ["STAGE", "Batch", "Pipeline", "build", "prepare_batch", "split_by_size"]
 
 STAGE = "indexer"
 
@@ -43,19 +47,22 @@ T = TypeVar("T")
 def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> faust.App:
     """The indexer's Faust app; ``es`` defaults to a client built from settings."""
     common = settings.common
-    app = make_app(settings.app_id, common)
+    app = make_app(settings.app_id, common, consumer_max_fetch_size=settings.fetch_partition_bytes)
     source = raw_topic(app, common.topics.unique)
     deadletter = raw_topic(app, common.topics.deadletter)
     es_client = es or client(common, **client_options(settings.request_timeout_s))
     backoff = partial(Backoff, settings.retry_initial_s, settings.retry_max_s)
+    # The worker attaches its registry after the app is built: looked up when recording.
+    metrics = IndexerMetrics(lambda: metrics_for(app))
     layout = Layout(
         es_client,
         common.read_alias,
         common.write_alias,
         ttl_s=settings.layout_ttl_s,
         backoff=backoff,
+        metrics=metrics,
     )
-    indexer = BulkIndexer(es_client, layout, backoff=backoff)
+    indexer = BulkIndexer(es_client, layout, backoff=backoff, metrics=metrics)
     conditions = {
         "max_age": settings.rollover_max_age,
         "max_primary_shard_size": settings.rollover_max_primary_shard_size,
@@ -71,14 +78,20 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
             async for events in batches(
                 stream, settings.batch_size, settings.batch_within_s, settle=False
             ):
-                write = partial(_index_batch, app, indexer, deadletter, events, settings, backoff)
+                # Decoding and building documents is most of the worker's own
+                # work per batch: done here, while the previous batch is still
+                # being written, so Elasticsearch does not wait for it.
+                batch = prepare_batch(events, datetime.now(UTC))
+                write = partial(_index_batch, app, indexer, deadletter, batch, settings, backoff)
                 # Failures of Kafka (dead letters not confirmed) redo the batch.
                 await pipeline.submit(events, partial(_until_done, write, backoff, len(events)))
         finally:
             pipeline.cancel()
 
     if settings.index_deadletters:
-        letters = DeadLetterIndexer(es_client, deadletter_index(common), backoff=backoff)
+        letters = DeadLetterIndexer(
+            es_client, deadletter_index(common), backoff=backoff, metrics=metrics
+        )
 
         async def copy_letters(events: Sequence[EventT[Any]]) -> None:
             entries = [e for e in map(_letter, events) if e is not None]
@@ -156,30 +169,50 @@ class Pipeline:
             task.cancel()
 
 
+@dataclass
+class Batch:
+    """A batch's events, decoded and their documents built, or refused as poison."""
+
+    articles: list[tuple[EventT[Any], Prepared]] = field(default_factory=list)
+    poison: list[tuple[EventT[Any], PoisonMessage]] = field(default_factory=list)
+
+
+def prepare_batch(events: Sequence[EventT[Any]], now: datetime) -> Batch:
+    """Decode each event (the full validation: invalid ones become poison) and prepare it."""
+    batch = Batch()
+    for event in events:
+        try:
+            message = codec.decode(UniqueArticle, event.value)
+        except PoisonMessage as exc:
+            batch.poison.append((event, exc))
+            continue
+        batch.articles.append((event, prepare(message, now)))
+    return batch
+
+
 async def _index_batch(
     app: faust.App,
     indexer: BulkIndexer,
     deadletter: faust.TopicT,
-    events: Sequence[EventT[Any]],
+    batch: Batch,
     settings: IndexerSettings,
     backoff: Callable[[], Backoff],
 ) -> None:
     """Index one batch: every event ends in Elasticsearch or, confirmed, in the dead letters."""
     emitter = Emitter(app, STAGE, deadletter)
-    decoded: list[tuple[EventT[Any], UniqueArticle]] = []
-    for event in events:
-        try:
-            decoded.append((event, codec.decode(UniqueArticle, event.value)))
-        except PoisonMessage as exc:
-            await emitter.dead_letter(event, exc)
-    sizes = [len(event.value or b"") for event, _ in decoded]
-    for chunk in split_by_size(decoded, sizes, settings.batch_bytes):
-        messages = [m for _, m in chunk]
-        rejections = await _until_done(partial(indexer.index, messages), backoff, len(messages))
+    for event, exc in batch.poison:
+        await emitter.dead_letter(event, exc)
+    sizes = [len(event.value or b"") for event, _ in batch.articles]
+    for chunk in split_by_size(batch.articles, sizes, settings.batch_bytes):
+        items = [p for _, p in chunk]
+        rejections = await _until_done(partial(indexer.index, items), backoff, len(items))
         for r in rejections:
             await emitter.dead_letter(chunk[r.position][0], PoisonMessage(r.reason, r.error))
     await emitter.confirm()
-    log.debug("indexed batch", extra={"count": len(events), "dead": emitter.dead})
+    log.debug(
+        "indexed batch",
+        extra={"count": len(batch.articles) + len(batch.poison), "dead": emitter.dead},
+    )
 
 
 def split_by_size(items: Sequence[Any], sizes: Sequence[int], limit: int) -> list[list[Any]]:

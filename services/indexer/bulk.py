@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+import orjson
 from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
@@ -34,10 +36,19 @@ from services.indexer.document import (
     replacing,
 )
 from services.indexer.layout import Layout
+from services.indexer.metrics import IndexerMetrics, retry_reason, status_reason
 from services.indexer.retry import RETRYABLE_STATUS, Backoff, retrying
 from shared.models import UniqueArticle
 
-__all__ = ["BulkIndexer", "FastNdjsonSerializer", "Rejection", "Stored", "client_options"]
+__all__ = [
+    "BulkIndexer",
+    "FastNdjsonSerializer",
+    "Prepared",
+    "Rejection",
+    "Stored",
+    "client_options",
+    "prepare",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +57,11 @@ _STORED_FIELDS = ["kind", "content_hash", "fetched_at", "coverage"]
 
 # Longest slice of Elasticsearch's error kept in a dead letter.
 _MAX_ERROR_CHARS = 2000
+
+# Of a bulk response the indexer reads only each item's status and error;
+# the rest (ids, versions, shards, seq_no per item) would be most of the
+# answer for Elasticsearch to write and for the worker to parse.
+_BULK_RESPONSE_FIELDS = ["errors", "items.*.status", "items.*.error"]
 
 
 class FastNdjsonSerializer(NdjsonSerializer):
@@ -68,6 +84,28 @@ def client_options(request_timeout_s: float) -> dict[str, Any]:
             OrjsonSerializer.mimetype: OrjsonSerializer(),
         },
     }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message with its document built and encoded, ready for a bulk request.
+
+    Building and encoding documents is most of the indexer's own work per
+    message; done ahead (see :func:`prepare`), it overlaps the previous
+    batch's request instead of delaying the next one.
+    """
+
+    message: UniqueArticle
+    doc: dict[str, Any] | None = None
+    source: bytes = b""
+
+
+def prepare(message: UniqueArticle, indexed_at: datetime) -> Prepared:
+    """``message`` with the document it creates, if it creates one (exact copies do not)."""
+    if message.kind == "exact" or id_problem(message) is not None:
+        return Prepared(message)
+    doc = document(message, indexed_at)
+    return Prepared(message, doc, json_bytes(doc))
 
 
 @dataclass(frozen=True)
@@ -118,13 +156,18 @@ class BulkIndexer:
         layout: Layout,
         *,
         backoff: Callable[[], Backoff] = Backoff,
+        metrics: IndexerMetrics | None = None,
     ) -> None:
         self._es = es
         self._layout = layout
         self._backoff = backoff
+        self._metrics = metrics or IndexerMetrics()
 
-    async def index(self, messages: Sequence[UniqueArticle]) -> list[Rejection]:
+    async def index(self, messages: Sequence[UniqueArticle | Prepared]) -> list[Rejection]:
         """Write every message; return only the rejections that can never succeed.
+
+        A message may come as :func:`prepare` made it (the worker prepares a
+        batch while the previous one is written); others are prepared here.
 
         ``unique`` and ``near`` messages become documents (or explicit updates
         of their document when their content changed); ``exact`` and ``near``
@@ -132,15 +175,17 @@ class BulkIndexer:
         through a placeholder if those are not indexed yet. At most one
         rejection per message, in message order.
         """
+        now = datetime.now(UTC)
+        items = [m if isinstance(m, Prepared) else prepare(m, now) for m in messages]
         rejected: dict[int, Rejection] = {}
         valid: dict[int, UniqueArticle] = {}
-        for i, message in enumerate(messages):
-            problem = id_problem(message)
+        for i, item in enumerate(items):
+            problem = id_problem(item.message)
             if problem is None:
-                valid[i] = message
+                valid[i] = item.message
             else:
                 rejected[i] = Rejection(i, "invalid-id", problem)
-        articles = {i: m for i, m in valid.items() if m.kind != "exact"}
+        articles = {i: items[i] for i in valid if items[i].doc is not None}
         for rejection in await self._write_articles(articles):
             rejected[rejection.position] = rejection
         coverage: dict[str, _Coverage] = {}
@@ -155,50 +200,49 @@ class BulkIndexer:
             rejected.setdefault(rejection.position, rejection)
         return [rejected[i] for i in sorted(rejected)]
 
-    async def _write_articles(self, todo: dict[int, UniqueArticle]) -> list[Rejection]:
+    async def _write_articles(self, todo: dict[int, Prepared]) -> list[Rejection]:
         """Create each article's document, or update it if it exists with other content."""
         if not todo:
             return []
         layout = await self._layout.current()
         now = datetime.now(UTC)
-        pending = {i: document(m, now) for i, m in todo.items()}
+        pending = dict(todo)
         # Across rollover: a document in an older index is not created again
         # in the write index, whose 409 knows only its own documents.
-        stored = await self._find({d["id"] for d in pending.values()}, layout.older)
+        stored = await self._find({p.message.article.id for p in pending.values()}, layout.older)
         rejections: list[Rejection] = []
         backoff = self._backoff()
         rounds = 0
         while pending:
             rounds += 1
-            body: list[dict[str, Any]] = []
+            body: list[bytes] = []
             ops: list[tuple[int, str]] = []
-            for i, doc in pending.items():
+            for i, item in pending.items():
+                doc = item.doc
+                assert doc is not None  # only messages that create a document come here
                 found = stored.get(doc["id"])
                 if found is None:
-                    body += [{"create": {"_index": layout.write, "_id": doc["id"]}}, doc]
+                    action = {"create": {"_index": layout.write, "_id": doc["id"]}}
+                    body += [json_bytes(action), item.source]
                     ops.append((i, "create"))
                 elif is_placeholder(found.source):
-                    body += [
-                        {"index": {"_index": found.index, "_id": doc["id"], **found.token}},
-                        replacing(doc, found.source),
-                    ]
+                    action = {"index": {"_index": found.index, "_id": doc["id"], **found.token}}
+                    body += [json_bytes(action), json_bytes(replacing(doc, found.source))]
                     ops.append((i, "index"))
                 elif is_newer(doc, found.source):
-                    body += [
-                        {"update": {"_index": found.index, "_id": doc["id"], **found.token}},
-                        {"doc": content_update(doc, now)},
-                    ]
+                    action = {"update": {"_index": found.index, "_id": doc["id"], **found.token}}
+                    body += [json_bytes(action), json_bytes({"doc": content_update(doc, now)})]
                     ops.append((i, "update"))
             if not ops:
                 break  # everything is there already, as sent or newer
-            items = await self._bulk(body)
-            retry: dict[int, dict[str, Any]] = {}
+            results = await self._bulk(body)
+            retry: dict[int, Prepared] = {}
             reread: set[str] = set()
             busy = False
-            for (i, op), item in zip(ops, items, strict=True):
-                result = item[op]
+            for (i, op), entry in zip(ops, results, strict=True):
+                result = entry[op]
                 status = int(result.get("status", 500))
-                doc_id = pending[i]["id"]
+                doc_id = pending[i].message.article.id
                 if status in (200, 201):
                     continue
                 if status == 409:
@@ -211,6 +255,7 @@ class BulkIndexer:
                     retry[i] = pending[i]
                 elif status in RETRYABLE_STATUS:
                     busy = True
+                    self._metrics.retried(status_reason(status))
                     retry[i] = pending[i]
                 else:
                     rejections.append(_rejection(i, status, result))
@@ -237,14 +282,14 @@ class BulkIndexer:
             rounds += 1
             layout = await self._layout.current()
             stored = await self._find({u.target for u in updates}, layout.all)
-            body: list[dict[str, Any]] = []
+            body: list[bytes] = []
             sent: list[tuple[_Coverage, str]] = []
             for u in updates:
                 found = stored.get(u.target)
                 if found is None:
                     body += [
-                        {"create": {"_index": layout.write, "_id": u.target}},
-                        placeholder(u.target, u.story_id, u.sources),
+                        json_bytes({"create": {"_index": layout.write, "_id": u.target}}),
+                        json_bytes(placeholder(u.target, u.story_id, u.sources)),
                     ]
                     sent.append((u, "create"))
                     continue
@@ -252,8 +297,8 @@ class BulkIndexer:
                 if grown is None:
                     continue  # already counted: a replay changes nothing
                 body += [
-                    {"update": {"_index": found.index, "_id": u.target, **found.token}},
-                    {"doc": {"coverage": grown}},
+                    json_bytes({"update": {"_index": found.index, "_id": u.target, **found.token}}),
+                    json_bytes({"doc": {"coverage": grown}}),
                 ]
                 sent.append((u, "update"))
             retry: list[_Coverage] = []
@@ -268,6 +313,7 @@ class BulkIndexer:
                         retry.append(u)  # created, changed or gone meanwhile: read again
                     elif status in RETRYABLE_STATUS:
                         busy = True
+                        self._metrics.retried(status_reason(status))
                         retry.append(u)
                     else:
                         rejections += [_rejection(p, status, result) for p in u.positions]
@@ -292,7 +338,8 @@ class BulkIndexer:
             rest = [i for i in rest if i not in found]
         searched = indices[2:]
         if rest and searched:
-            response = await retrying(
+            response = await self._retrying(
+                "search",
                 lambda: self._es.search(
                     index=",".join(searched),
                     query={"ids": {"values": rest}},
@@ -302,7 +349,6 @@ class BulkIndexer:
                     ignore_unavailable=True,
                     allow_no_indices=True,
                 ),
-                self._backoff(),
             )
             for hit in response["hits"]["hits"]:
                 # The newest copy wins if an id somehow sits in two old indices.
@@ -313,9 +359,8 @@ class BulkIndexer:
         return found
 
     async def _mget(self, index: str, ids: list[str]) -> dict[str, Stored]:
-        response = await retrying(
-            lambda: self._es.mget(index=index, ids=ids, source_includes=_STORED_FIELDS),
-            self._backoff(),
+        response = await self._retrying(
+            "mget", lambda: self._es.mget(index=index, ids=ids, source_includes=_STORED_FIELDS)
         )
         return {
             doc["_id"]: Stored(doc["_index"], doc["_seq_no"], doc["_primary_term"], doc["_source"])
@@ -323,22 +368,29 @@ class BulkIndexer:
             if doc.get("found")
         }
 
-    async def _bulk(self, body: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The items of a bulk request of ``body``, whatever the outage in between.
+    async def _retrying(self, operation: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()`` through :func:`retrying`, timed and its retries counted."""
+        return await retrying(
+            lambda: self._metrics.timed(operation, call),
+            self._backoff(),
+            on_retry=lambda reason: self._metrics.retried(retry_reason(reason)),
+        )
+
+    async def _bulk(self, body: list[bytes]) -> list[dict[str, Any]]:
+        """The items of a bulk request of ``body`` (encoded lines), whatever the outage in between.
 
         A request too large for the server is split in halves; a single
         action too large for it comes back as a 413 item.
         """
+        payload = b"\n".join(body) + b"\n"
+        actions = len(body) // 2  # every action here has one source line
         try:
-            response = await retrying(
-                lambda: self._es.bulk(operations=body, refresh=False), self._backoff()
-            )
+            response = await self._retrying("bulk", partial(self._send_bulk, payload, actions))
         except ApiError as exc:
             if exc.meta.status != 413:
                 raise
-            actions = len(body) // 2  # every action here has one source line
             if actions == 1:
-                op = next(iter(body[0]))
+                op = next(iter(orjson.loads(body[0])))
                 error = {"type": "request_too_large", "reason": str(exc)[:300]}
                 return [{op: {"status": 413, "error": error}}]
             half = (actions // 2) * 2
@@ -346,3 +398,13 @@ class BulkIndexer:
             return await self._bulk(body[:half]) + await self._bulk(body[half:])
         items: list[dict[str, Any]] = response["items"]
         return items
+
+    async def _send_bulk(self, payload: bytes, actions: int) -> Any:
+        self._metrics.bulk_request(actions, len(payload))
+        # The client's NDJSON serializer sends a bytes body as it is; its
+        # annotation names only the list-of-dicts form.
+        return await self._es.bulk(
+            operations=payload,  # type: ignore[arg-type]
+            refresh=False,
+            filter_path=_BULK_RESPONSE_FIELDS,
+        )

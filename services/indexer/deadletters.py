@@ -16,6 +16,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from services.indexer.metrics import IndexerMetrics, retry_reason, status_reason
 from services.indexer.retry import RETRYABLE_STATUS, Backoff, retrying
 from shared.models import DeadLetter
 
@@ -65,11 +66,17 @@ class DeadLetterIndexer:
     """Writes dead-letter copies to one index, waiting out outages."""
 
     def __init__(
-        self, es: AsyncElasticsearch, index: str, *, backoff: Callable[[], Backoff] = Backoff
+        self,
+        es: AsyncElasticsearch,
+        index: str,
+        *,
+        backoff: Callable[[], Backoff] = Backoff,
+        metrics: IndexerMetrics | None = None,
     ) -> None:
         self._es = es
         self._index = index
         self._backoff = backoff
+        self._metrics = metrics or IndexerMetrics()
 
     async def index(self, entries: Sequence[Letter]) -> int:
         """Write every entry; returns how many Elasticsearch refused for good (logged)."""
@@ -87,6 +94,7 @@ class DeadLetterIndexer:
                 if status in (200, 201):
                     continue
                 if status in RETRYABLE_STATUS:
+                    self._metrics.retried(status_reason(status))
                     retry.append(entry)
                     continue
                 # A copy that can never be written is not dead-lettered again
@@ -107,8 +115,13 @@ class DeadLetterIndexer:
         return refused
 
     async def _bulk(self, body: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        metrics = self._metrics
         response = await retrying(
-            lambda: self._es.bulk(operations=body, refresh=False), self._backoff()
+            lambda: metrics.timed(
+                "bulk_deadletters", lambda: self._es.bulk(operations=body, refresh=False)
+            ),
+            self._backoff(),
+            on_retry=lambda reason: metrics.retried(retry_reason(reason)),
         )
         items: list[dict[str, Any]] = response["items"]
         return items

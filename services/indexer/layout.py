@@ -19,6 +19,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
+from services.indexer.metrics import IndexerMetrics, retry_reason
 from services.indexer.retry import Backoff, retrying
 from shared.exceptions import NewsflowError
 
@@ -94,8 +95,10 @@ class Layout:
         ttl_s: float,
         backoff: Callable[[], Backoff],
         clock: Callable[[], float] = time.monotonic,
+        metrics: IndexerMetrics | None = None,
     ) -> None:
         self._es = es
+        self._metrics = metrics or IndexerMetrics()
         self._read = read_alias
         self._write = write_alias
         self._ttl_s = ttl_s
@@ -107,8 +110,13 @@ class Layout:
     async def current(self) -> IndexLayout:
         """The layout as read at most ``ttl_s`` ago (waits out outages)."""
         if self._cached is None or self._clock() - self._read_at >= self._ttl_s:
+            metrics = self._metrics
             layout = await retrying(
-                lambda: read_layout(self._es, self._read, self._write), self._backoff()
+                lambda: metrics.timed(
+                    "get_alias", lambda: read_layout(self._es, self._read, self._write)
+                ),
+                self._backoff(),
+                on_retry=lambda reason: metrics.retried(retry_reason(reason)),
             )
             if self._cached is not None and layout.write != self._cached.write:
                 log.info("write index changed", extra={"index": layout.write})

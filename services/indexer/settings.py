@@ -42,6 +42,17 @@ class IndexerSettings(BaseSettings):
             "spare (on a 2-core host, 2 made bulk requests three times slower)"
         ),
     )
+    fetch_partition_bytes: int = Field(
+        default=4_194_304,
+        ge=65_536,
+        description=(
+            "bytes fetched per partition and request (Faust's consumer_max_fetch_size). "
+            "Faust's 1 MB held a backlog of 4 KB articles to about 2,100 a second: the "
+            "consumer fetches again only once every partition's data is used up, and "
+            "Faust's buffer pressure then idles it for up to a second; 4 MB made "
+            "those pauses rare"
+        ),
+    )
     retry_initial_s: float = Field(default=0.5, gt=0, description="first backoff delay")
     retry_max_s: float = Field(
         default=10.0,

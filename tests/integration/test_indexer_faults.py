@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +83,25 @@ async def _committed(common: CommonSettings, group: str) -> int:
     return sum(o.offset for tp, o in offsets.items() if tp.topic == common.topics.unique)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _connection_retries(port: int) -> float:
+    """newsflow_es_retries_total{reason="connection"} of the worker serving on ``port``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    match = re.search(
+        r'newsflow_es_retries_total\{reason="connection",stage="indexer"\} (\S+)', text
+    )
+    return float(match.group(1)) if match else 0.0
+
+
 def _logged(services: Services, event: str) -> bool:
     return any(event in s.log_path.read_text(errors="replace") for s in services.started)
 
@@ -91,8 +113,13 @@ async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_inde
         common, common.topics.unique, [(f"a-{n}".encode(), _article(n)) for n in range(50)]
     )
     # Nothing listens on port 9 (discard): every request fails to connect.
-    worker = services.start("indexer", NEWSFLOW_ES_URL="http://127.0.0.1:9")
+    port = _free_port()
+    worker = services.start(
+        "indexer", NEWSFLOW_ES_URL="http://127.0.0.1:9", NEWSFLOW_INDEXER_METRICS_PORT=str(port)
+    )
     assert wait_for(lambda: _logged(services, "elasticsearch unavailable"), 60), services.logs()
+    # The retries are counted as connection failures, and timed.
+    assert wait_for(lambda: _connection_retries(port) >= 1, 30), services.logs()
     worker.stop()
     assert worker.proc is not None and worker.proc.returncode is not None
     assert await _committed(common, f"{common.index_prefix}-indexer") == 0
