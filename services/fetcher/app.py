@@ -8,7 +8,10 @@ Sources are spread over workers by the partitions of ``news.feeds``:
   co-partitioned with ``news.feeds``;
 - ``poll`` polls, emits the new articles, and only then records the source's
   new state (validators, next poll, health) in the ``state`` table and the
-  keys of the items it has now seen in the ``seen`` table.
+  keys of the items it has now seen in the ``seen`` table. A source is
+  polled by one poll at a time: a second request for it (the scheduler asks
+  again when a request waited long in a busy worker's queue) is dropped while
+  the first runs, since both would emit the same new items.
 
 The ``state`` table's changelog (``<app_id>-state-changelog``, compacted,
 JSON values) doubles as the sources' health record: ``newsflow feeds list``
@@ -32,6 +35,7 @@ from faust.types import StreamT, TableT
 from services.fetcher.fetch import is_due, poll_source
 from services.fetcher.health import Owned, SourceHealth, poll_outcome
 from services.fetcher.polite import PoliteClient, Politeness
+from services.fetcher.schedule import InFlight
 from services.fetcher.settings import FetcherSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
@@ -90,7 +94,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
     state: TableT[str, Any] = app.Table("state", default=None)
     seen: TableT[str, Any] = app.Table("seen", default=None)
     client = http or http_client(settings)
-    requested: dict[str, float] = {}  # source id → when a poll was asked for
+    flights = InFlight(settings.poll_request_timeout_s)
 
     def assigned() -> set[int]:
         """The partitions of news.feeds (and so of the polls topic) this worker holds."""
@@ -145,13 +149,8 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 continue
             if not entry["config"].get("enabled", True):
                 continue
-            asked = requested.get(source_id)
-            # A request not answered within a minute was lost with a worker:
-            # ask again.
-            if asked is not None and now - asked < 60:
-                continue
-            if is_due(state.get(source_id), now):
-                requested[source_id] = now
+            if flights.should_ask(source_id, now) and is_due(state.get(source_id), now):
+                flights.asked(source_id, now)
                 await polls.send(key=source_id.encode(), value=b"{}")
 
     @app.agent(polls, concurrency=settings.concurrent_polls)
@@ -160,57 +159,63 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
             source_id = event.key.decode() if isinstance(event.key, bytes) else ""
             entry = sources.get(source_id)
             current = state.get(source_id)
-            if entry is None or not is_due(current, time.time()):
-                requested.pop(source_id, None)
-                continue
-            source = FeedSource.model_validate(entry["config"])
-            outcome = await poll_source(source, current, client, settings, seen=seen.get(source_id))
-            emitter = Emitter(app, STAGE, deadletter)
-            for article in outcome.articles:
-                await emitter.send(sink, article.id, article)
-            for error in outcome.item_errors:
-                item = json.dumps(
-                    {
-                        "source_id": source_id,
-                        "url": error.item.url,
-                        "guid": error.item.guid,
-                        "title": error.item.title,
-                        "reason": error.reason,
-                    }
-                )
-                await emitter.dead_letter_bytes(
-                    PoisonMessage(error.reason, error.error), item.encode(), key=source_id.encode()
-                )
-            if outcome.source_error is not None and outcome.first_failure:
-                # A source that starts failing is reported once per streak
-                # (its health keeps the details); the original is its config,
-                # so a replay onto news.feeds re-registers it after a fix.
-                failure = outcome.source_error
-                detail = failure.args[0] if failure.args else str(failure)
-                await emitter.dead_letter_bytes(
-                    PoisonMessage(failure.reason, f"source {source_id}: {detail}"),
-                    source.model_dump_json().encode(),
-                    topic=topics.feeds,
-                    key=source_id.encode(),
-                )
-            await emitter.confirm()
-            if outcome.seen is not None:
-                seen[source_id] = outcome.seen
-            state[source_id] = outcome.state
-            requested.pop(source_id, None)
-            source_error = outcome.source_error
-            reason = source_error.reason if source_error is not None else None
-            health.polled(source_id, poll_outcome(outcome.state, reason), len(outcome.articles))
-            log.info(
-                "polled",
-                extra={
+            if not flights.start(source_id):
+                continue  # a second request for a source being polled: that poll answers it
+            try:
+                if entry is not None and is_due(current, time.time()):
+                    source = FeedSource.model_validate(entry["config"])
+                    await poll_once(source_id, source, current)
+            finally:
+                flights.done(source_id)
+
+    async def poll_once(source_id: str, source: FeedSource, current: dict[str, Any] | None) -> None:
+        """Poll ``source``, emit what it found, then record its new state and seen items."""
+        outcome = await poll_source(source, current, client, settings, seen=seen.get(source_id))
+        emitter = Emitter(app, STAGE, deadletter)
+        for article in outcome.articles:
+            await emitter.send(sink, article.id, article)
+        for error in outcome.item_errors:
+            item = json.dumps(
+                {
                     "source_id": source_id,
-                    "new": len(outcome.articles),
-                    "errors": len(outcome.item_errors),
-                    "failures": outcome.state.get("failures", 0),
-                    "not_modified": outcome.state.get("not_modified", False),
-                    "next_in_s": round(outcome.state["next_poll_at"] - time.time(), 1),
-                },
+                    "url": error.item.url,
+                    "guid": error.item.guid,
+                    "title": error.item.title,
+                    "reason": error.reason,
+                }
             )
+            await emitter.dead_letter_bytes(
+                PoisonMessage(error.reason, error.error), item.encode(), key=source_id.encode()
+            )
+        if outcome.source_error is not None and outcome.first_failure:
+            # A source that starts failing is reported once per streak
+            # (its health keeps the details); the original is its config,
+            # so a replay onto news.feeds re-registers it after a fix.
+            failure = outcome.source_error
+            detail = failure.args[0] if failure.args else str(failure)
+            await emitter.dead_letter_bytes(
+                PoisonMessage(failure.reason, f"source {source_id}: {detail}"),
+                source.model_dump_json().encode(),
+                topic=topics.feeds,
+                key=source_id.encode(),
+            )
+        await emitter.confirm()
+        if outcome.seen is not None:
+            seen[source_id] = outcome.seen
+        state[source_id] = outcome.state
+        source_error = outcome.source_error
+        reason = source_error.reason if source_error is not None else None
+        health.polled(source_id, poll_outcome(outcome.state, reason), len(outcome.articles))
+        log.info(
+            "polled",
+            extra={
+                "source_id": source_id,
+                "new": len(outcome.articles),
+                "errors": len(outcome.item_errors),
+                "failures": outcome.state.get("failures", 0),
+                "not_modified": outcome.state.get("not_modified", False),
+                "next_in_s": round(outcome.state["next_poll_at"] - time.time(), 1),
+            },
+        )
 
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["adapt", "backoff_delay", "next_delay", "next_poll_at"]
+__all__ = ["InFlight", "adapt", "backoff_delay", "next_delay", "next_poll_at"]
 
 # How much one poll moves the adaptive factor: a poll that found something
 # brings the next one closer by a quarter, an empty one pushes it out by a
@@ -80,3 +80,41 @@ def backoff_delay(
     rng = rng or random.Random()
     base = min(interval_s * (2 ** min(max(failures - 1, 0), 64)), cap_s)
     return _jittered(max(base, min(retry_after_s or 0.0, cap_s)), jitter, rng)
+
+
+class InFlight:
+    """The polls one worker asked for and is running: at most one poll of a source at a time.
+
+    A request that was not taken up within ``reask_s`` may have been lost (a
+    produce that failed, a partition moving), so the scheduler may ask again;
+    the second request must then not start a second poll of a source that is
+    being polled right now. Both would download the same new pages (the seen
+    items are recorded only when a poll ends) and emit every article twice.
+    """
+
+    def __init__(self, reask_s: float) -> None:
+        self._reask_s = reask_s
+        self._asked: dict[str, float] = {}
+        self._running: set[str] = set()
+
+    def should_ask(self, source_id: str, now: float) -> bool:
+        """Whether the scheduler may ask for a poll of a due source."""
+        if source_id in self._running:
+            return False
+        asked = self._asked.get(source_id)
+        return asked is None or now - asked >= self._reask_s
+
+    def asked(self, source_id: str, now: float) -> None:
+        self._asked[source_id] = now
+
+    def start(self, source_id: str) -> bool:
+        """Claim the source for a poll; False when one is running already."""
+        if source_id in self._running:
+            return False
+        self._running.add(source_id)
+        return True
+
+    def done(self, source_id: str) -> None:
+        """The source's poll ended, or its request was not needed."""
+        self._running.discard(source_id)
+        self._asked.pop(source_id, None)

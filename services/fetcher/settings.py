@@ -110,6 +110,14 @@ class FetcherSettings(BaseSettings):
         default=2000, description="item ids remembered per source; more than any feed shows"
     )
     tick_s: float = Field(default=0.5, gt=0, description="how often due sources are looked for")
+    poll_request_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "a poll asked for and not started within this long is asked for again (its request "
+            "may have been lost); a source is never polled twice at once"
+        ),
+    )
     # --- the group ---------------------------------------------------------------
     session_timeout_s: float = Field(
         default=30.0,

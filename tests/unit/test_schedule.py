@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from services.fetcher.schedule import backoff_delay, next_delay, next_poll_at
+from services.fetcher.schedule import InFlight, backoff_delay, next_delay, next_poll_at
 
 
 def test_interval_is_kept_within_bounds_and_jittered() -> None:
@@ -53,3 +53,17 @@ def test_a_very_late_poll_starts_a_new_rhythm_without_a_burst() -> None:
     assert next_poll_at(101.0, 100.0, 1.0, catch_up_s=0.7) == 101.5
     assert next_poll_at(100.0, None, 5.0, catch_up_s=0.7) == 105.0
     assert next_poll_at(99.0, 100.0, 5.0, catch_up_s=0.7) == 104.0  # forced early: from now
+
+
+def test_one_poll_of_a_source_at_a_time_and_lost_requests_asked_again() -> None:
+    flights = InFlight(reask_s=60)
+    assert flights.should_ask("a", 0.0)
+    flights.asked("a", 0.0)
+    assert not flights.should_ask("a", 30.0)  # asked, not answered yet
+    assert flights.should_ask("a", 61.0)  # may have been lost: ask again
+    flights.asked("a", 61.0)
+    assert flights.start("a")  # the first request is taken up
+    assert not flights.start("a")  # the second must not poll it again meanwhile
+    assert not flights.should_ask("a", 500.0)  # nor is a third asked for, however long it runs
+    flights.done("a")
+    assert flights.should_ask("a", 500.0) and flights.start("a")
