@@ -186,7 +186,17 @@ def prepare_batch(events: Sequence[EventT[Any]], now: datetime) -> Batch:
         except PoisonMessage as exc:
             batch.poison.append((event, exc))
             continue
-        batch.articles.append((event, prepare(message, now)))
+        try:
+            prepared = prepare(message, now)
+        except Exception as exc:
+            # A valid message whose document cannot be built (a bug, or text
+            # no encoder takes) would stop its partition for good: it is
+            # dead-lettered with the error, to be replayed after a fix.
+            log.exception("document not built", extra={"key": message.article.id})
+            error = PoisonMessage("unindexable", f"{type(exc).__name__}: {exc}"[:2000])
+            batch.poison.append((event, error))
+            continue
+        batch.articles.append((event, prepared))
     return batch
 
 

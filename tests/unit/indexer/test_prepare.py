@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
 from faust.types import EventT
 
+from services.indexer import app
 from services.indexer.app import prepare_batch
-from services.indexer.bulk import prepare
+from services.indexer.bulk import Prepared, prepare
 from services.indexer.document import document
 from shared import codec
 from shared.models import CleanArticle, UniqueArticle
@@ -85,3 +87,18 @@ def test_exact_copies_and_bad_ids_create_no_document() -> None:
     too_long = _message(1, story_id="s" * 600)
     prepared = prepare(too_long, NOW)
     assert prepared.doc is None and prepared.source == b""
+
+
+def test_a_document_that_cannot_be_built_is_poison_not_a_stuck_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(message: UniqueArticle, now: datetime) -> Prepared:
+        if message.article.id == "a1":
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return prepare(message, now)
+
+    monkeypatch.setattr(app, "prepare", broken)
+    events = _events(*(codec.encode(_message(n)) for n in range(3)))
+    batch = app.prepare_batch(events, NOW)
+    assert [p.message.article.id for _, p in batch.articles] == ["a0", "a2"]
+    assert [(e, exc.reason) for e, exc in batch.poison] == [(events[1], "unindexable")]
