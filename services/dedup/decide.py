@@ -378,16 +378,45 @@ class SiteChrome:
         self._now = now
         self._config = config
         self._live: dict[int, list[list[Any]]] = {}
+        self._last: tuple[LineHashes, Flags] | None = None
+        self._last_lead: tuple[LineHashes, npt.NDArray[np.uint8], Flags | None] | None = None
 
     def flags(self, lines: LineHashes) -> Flags:
         """Per paragraph of ``lines``, whether it is chrome (untracked
         paragraphs, hash 0, never are)."""
+        if self._last is not None and self._last[0] is lines:
+            return self._last[1]  # the article's own lines, against each candidate
         least = self._config.chrome_stories
         entries = self._entries
-        return np.array(
+        flags = np.array(
             [line != 0 and len(entries(line)) >= least for line in lines.tolist()],
             dtype=np.bool_,
         )
+        self._last = lines, flags
+        return flags
+
+    def in_lead(self, lines: LineHashes, lead_segments: npt.NDArray[np.uint8]) -> Flags | None:
+        """Per lead shingle (``lead_segments``: the paragraph each starts in),
+        whether its paragraph is chrome; None when none is. Reads only the
+        lead's few paragraphs."""
+        last = self._last_lead
+        if last is not None and last[0] is lines and last[1] is lead_segments:
+            return last[2]  # the article's own lead, against each candidate
+        least = self._config.chrome_stories
+        chrome = [
+            segment
+            for segment in set(lead_segments.tolist())
+            if segment < len(lines)
+            and (line := int(lines[segment])) != 0
+            and len(self._entries(line)) >= least
+        ]
+        flags: Flags | None = None
+        if chrome:
+            table = np.zeros(256, dtype=np.bool_)  # segments are bytes
+            table[chrome] = True
+            flags = table[lead_segments]
+        self._last_lead = lines, lead_segments, flags
+        return flags
 
     def updates(self, lines: LineHashes, story_id: str) -> list[tuple[str, Any]]:
         """The ``line:`` writes that record ``lines`` as seen in ``story_id``."""
@@ -488,6 +517,7 @@ def signature_record(fp: Fingerprint, story_id: str, now: float) -> dict[str, An
         "lc": fp.lead_complete,
         "nu": _b64(fp.facts.astype("<u8")),
         "ln": _b64(fp.lines.astype("<u8")),
+        "lg": _b64(fp.lead_segments),
     }
 
 
@@ -512,6 +542,7 @@ def fingerprint_from_record(record: Mapping[str, Any]) -> Fingerprint:
         facts=_array(record["nu"], "<u8", np.uint64),
         bands=tuple(record["bands"]),
         lines=_lines(record),
+        lead_segments=_array(record.get("lg", ""), "u1", np.uint8),
     )
 
 
@@ -587,9 +618,11 @@ def _similarity(
     flags: tuple[Flags, Flags] | None = None
     if similar >= config.resemblance and chrome is not None:
         # Lines of one site can make two of its short articles alike: the
-        # resemblance must hold without them.
-        flags = chrome.flags(fp.lines), chrome.flags(_lines(record))
-        if flags[0].any() or flags[1].any():
+        # resemblance must hold without them. (Chrome in one text only cannot
+        # have lifted it: leaving it out would only raise it.)
+        fp_flags = chrome.flags(fp.lines)
+        if fp_flags.any():
+            flags = fp_flags, chrome.flags(_lines(record))
             similar = resemblance(fp.sketch, other, a_chrome=flags[0], b_chrome=flags[1])
     if similar >= config.resemblance:
         return 0, similar
@@ -609,10 +642,16 @@ def _containment_match(
 ) -> float | None:
     """The containment on which the smaller text is a truncated or trimmed copy
     of the larger, or None: it must open with the same lead and share at
-    least :data:`MIN_SHARED` shingles."""
+    least :data:`MIN_SHARED` shingles. Site chrome is left out of the leads
+    too: a site's prose lines at the top push the story out of a lead."""
+    fp_lead = fp.lead
     other_lead = _array(record["ld"], "<u4", np.uint32)
-    common = len(set(fp.lead.tolist()).intersection(other_lead.tolist()))
-    smaller = min(len(fp.lead), len(other_lead))
+    if chrome is not None:
+        fp_lead = _lead_without(chrome, fp_lead, fp.lead_segments, fp.lines)
+        other_segments = _array(record.get("lg", ""), "u1", np.uint8)
+        other_lead = _lead_without(chrome, other_lead, other_segments, _lines(record))
+    common = len(set(fp_lead.tolist()).intersection(other_lead.tolist()))
+    smaller = min(len(fp_lead), len(other_lead))
     lead = common / smaller if smaller else 0.0
     if lead < config.lead_overlap:
         return None
@@ -628,6 +667,23 @@ def _containment_match(
     if containment < config.containment or shared < MIN_SHARED:
         return None
     return containment
+
+
+def _lead_without(
+    chrome: SiteChrome,
+    lead: npt.NDArray[np.uint32],
+    segments: npt.NDArray[np.uint8],
+    lines: LineHashes,
+) -> npt.NDArray[np.uint32]:
+    """``lead`` less the shingles starting in chrome paragraphs (all of it
+    when the segments are unknown: records written before they were stored)."""
+    if len(segments) != len(lead):
+        return lead
+    inside = chrome.in_lead(lines, segments)
+    if inside is None:
+        return lead
+    kept: npt.NDArray[np.uint32] = lead[~inside]
+    return kept
 
 
 def _sketch(record: Mapping[str, Any]) -> Sketch:

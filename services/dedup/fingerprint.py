@@ -12,7 +12,8 @@ One :class:`Fingerprint` per article text holds everything dedup needs:
 - ``sketch``: a bottom-k sample of the shingle hashes, each with the paragraph
   it starts in, from which resemblance (Jaccard) and containment are
   estimated without storing the text;
-- ``lead``: the lead's shingle hashes, exactly;
+- ``lead``: the lead's shingle hashes, exactly, each with the paragraph it
+  starts in (so a site's lines in the lead can be left out);
 - ``facts``: each number with the words around it: a syndicated copy keeps
   its story's figures, a templated story (results, prices, weather) states
   other figures in the same words;
@@ -219,7 +220,8 @@ class Fingerprint:
     ``bands`` is empty when the text is too short for near matching;
     ``exact_key`` is None when there is no text (and no title) at all.
     ``lead_complete`` says the lead holds all of the text's prose (the text
-    is no longer than its lead). ``lines[p]`` is the hash of paragraph ``p``
+    is no longer than its lead); ``lead_segments[i]`` is the paragraph in which
+    ``lead[i]`` first starts. ``lines[p]`` is the hash of paragraph ``p``
     (one per sketch segment; 0 where the paragraph is too long to be site
     chrome, and for the segment holding all paragraphs past
     :data:`MAX_SEGMENTS`); empty when the text is too short for near matching.
@@ -233,6 +235,7 @@ class Fingerprint:
     facts: Facts
     bands: tuple[str, ...]
     lines: LineHashes = field(default_factory=lambda: _NO_LINES)
+    lead_segments: Segments = field(default_factory=lambda: _NO_SEGMENTS)
 
     @property
     def near_eligible(self) -> bool:
@@ -296,7 +299,7 @@ def fingerprint(text: str, *, title: str = "") -> Fingerprint:
     k = CHAR_SHINGLE if char_mode else WORD_SHINGLE
     shingles = _shingle_hashes(_token_hashes(units), k)
     sketch, distinct = _sketch(shingles, paragraphs, SHORT_PARAGRAPH_UNITS * scale)
-    lead_units = _lead(
+    lead_units, lead_places = _lead(
         paragraphs,
         sentences,
         LEAD_UNITS * scale,
@@ -304,6 +307,7 @@ def fingerprint(text: str, *, title: str = "") -> Fingerprint:
         SHORT_PARAGRAPH_UNITS * scale,
     )
     lead_tokens = _token_hashes(lead_units)
+    lead, first = np.unique(_top32(_shingle_hashes(lead_tokens, k)), return_index=True)
     bands = (
         *_band_keys("band", _minhash(distinct, _FULL_A, _FULL_B)),
         *_anchor_keys(_shingle_hashes(lead_tokens, ANCHOR_SHINGLE * scale)),
@@ -312,11 +316,12 @@ def fingerprint(text: str, *, title: str = "") -> Fingerprint:
         exact_key=key,
         units=len(units),
         sketch=sketch,
-        lead=np.unique(_top32(_shingle_hashes(lead_tokens, k))),
+        lead=lead,
         lead_complete=len(lead_units) < LEAD_UNITS * scale,
         facts=facts,
         bands=bands,
         lines=_line_hashes(paragraphs, CHROME_MAX_UNITS * scale),
+        lead_segments=lead_places[first].astype(np.uint8),
     )
 
 
@@ -444,21 +449,24 @@ def _lead(
     length: int,
     min_units: int,
     long_units: int,
-) -> list[str]:
+) -> tuple[list[str], npt.NDArray[np.int64]]:
     """The first ``length`` units of the prose paragraphs: those of at least
     ``min_units`` units that end like a sentence, or of at least ``long_units``
-    (all paragraphs, if none is prose)."""
+    (all paragraphs, if none is prose); and the sketch segment of each."""
     body = [
-        p
-        for p, sentence in zip(paragraphs, sentences, strict=True)
+        i
+        for i, (p, sentence) in enumerate(zip(paragraphs, sentences, strict=True))
         if len(p) >= (min_units if sentence else long_units)
-    ] or paragraphs
+    ] or range(len(paragraphs))
     lead: list[str] = []
-    for paragraph in body:
-        lead.extend(paragraph[: length - len(lead)])
+    places: list[int] = []
+    for i in body:
+        taken = paragraphs[i][: length - len(lead)]
+        lead.extend(taken)
+        places.extend([min(i, MAX_SEGMENTS - 1)] * len(taken))
         if len(lead) >= length:
             break
-    return lead
+    return lead, np.array(places, dtype=np.int64)
 
 
 def _number_facts(units: Sequence[str]) -> Facts:
@@ -489,6 +497,7 @@ def _number_facts(units: Sequence[str]) -> Facts:
 
 _NO_HASHES: Hashes = np.zeros(0, dtype=np.uint32)
 _NO_LINES: LineHashes = np.zeros(0, dtype=np.uint64)
+_NO_SEGMENTS: Segments = np.zeros(0, dtype=np.uint8)
 _blake2b = hashlib.blake2b
 
 

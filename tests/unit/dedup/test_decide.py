@@ -294,6 +294,22 @@ def test_teaser_larger_than_its_short_original_matches_once_site_lines_are_known
     assert decisions[-1].story_id == "o"
 
 
+def test_known_site_lines_at_the_top_are_left_out_of_the_lead() -> None:
+    """Prose lines a site puts first fill a teaser's lead; once known as
+    chrome they no longer stand for its opening."""
+    top = [
+        "Follow us on social media for the latest updates from our newsroom.",
+        "Our journalism depends on readers like you, so please subscribe today.",
+        "Listen to this article with our new audio player, available on all devices.",
+    ]
+    teaser = article("t", text([*top, *BRIDGE[:2], "Read more."]), minutes=5, source="site")
+    original = article("full", text(BRIDGE), source="wire")
+    assert run(original, teaser)[1] == Decision("unique", "t")
+    decisions = run(*site_history(top), original, teaser)
+    assert decisions[-1].kind == "near"
+    assert decisions[-1].story_id == "full"
+
+
 def test_known_site_lines_alone_do_not_make_two_articles_one_story() -> None:
     first = article("a", text([BRIDGE[0], *SITE_LINES]), minutes=5, source="site")
     second = article("b", text([ORCHESTRA[0], *SITE_LINES]), minutes=6, source="site")
@@ -343,17 +359,20 @@ def test_probe_line_keeps_distinct_stories_and_spares_writes() -> None:
 
 
 def test_signature_records_without_lines_are_still_judged() -> None:
-    """Records written before lines were stored carry no ``ln``."""
+    """Records written before lines were stored carry no ``ln`` nor ``lg``."""
     deduper = InMemoryDeduper()
     deduper.process(article("o", text(BRIDGE)))
-    record = {k: v for k, v in deduper.store["sig:o"].items() if k != "ln"}
+    record = {k: v for k, v in deduper.store["sig:o"].items() if k not in ("ln", "lg")}
     fp = fingerprint(text(BRIDGE[:2]))
     chrome = SiteChrome(deduper.store, T0.timestamp())
     match = judge(fp, [("o", record)], T0.timestamp(), chrome=chrome)
     assert match is not None and match.story_id == "o"
-    work = {k: v for k, v in fingerprint_record(fp).items() if k != "ln"}
+    work = {k: v for k, v in fingerprint_record(fp).items() if k not in ("ln", "lg")}
     assert len(fingerprint_from_record(work).lines) == 0
-    assert fingerprint_from_record(fingerprint_record(fp)).lines.tolist() == fp.lines.tolist()
+    assert len(fingerprint_from_record(work).lead_segments) == 0
+    again = fingerprint_from_record(fingerprint_record(fp))
+    assert again.lines.tolist() == fp.lines.tolist()
+    assert again.lead_segments.tolist() == fp.lead_segments.tolist()
 
 
 def test_teaser_with_one_figure_of_two_changed_is_another_story() -> None:

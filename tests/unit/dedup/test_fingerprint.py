@@ -263,6 +263,16 @@ def test_lines_hash_each_paragraph_by_its_units() -> None:
     assert len(fingerprint("Too short to compare.").lines) == 0
 
 
+def test_lead_shingles_know_their_paragraph() -> None:
+    fp = fingerprint(text(["Advertisement", "Listen to this article now, it is free.", *BRIDGE]))
+    assert len(fp.lead_segments) == len(fp.lead)
+    # "Advertisement" is not prose; the listen line (8 units, a sentence) is.
+    assert set(fp.lead_segments.tolist()) == {1, 2}
+    only_bridge = fingerprint(text(BRIDGE)).lead
+    from_bridge = fp.lead[fp.lead_segments == 2]
+    assert set(from_bridge.tolist()) <= set(only_bridge.tolist())
+
+
 def test_chrome_is_left_out_of_containment_in_either_direction() -> None:
     original = fingerprint(text(BRIDGE[:3])).sketch
     teaser_fp = fingerprint(text([*BRIDGE[:2], BIO, PARTNER]))
