@@ -24,6 +24,7 @@ way are recognised downstream by their id.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -32,7 +33,7 @@ from typing import Any
 import faust
 from faust.types import StreamT, TableT
 
-from services.fetcher.fetch import is_due, poll_source
+from services.fetcher.fetch import due_at, is_due, poll_source
 from services.fetcher.health import Owned, SourceHealth, poll_outcome
 from services.fetcher.polite import PoliteClient, Politeness
 from services.fetcher.schedule import InFlight
@@ -45,6 +46,9 @@ from shared.metrics import metrics_for
 from shared.models import FeedSource
 
 STAGE = "fetcher"
+# A timed poll request goes out this much after its source's due time, so a
+# clock read a hair early on the other side cannot find the source not due.
+_ON_TIME_S = 0.005
 
 log = logging.getLogger(__name__)
 
@@ -140,18 +144,35 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 "partition": event.message.partition,
             }
 
+    timed: set[asyncio.Task[None]] = set()  # requests waiting for their source's due time
+
+    async def ask_at(source_id: str, at: float) -> None:
+        await asyncio.sleep(max(at - time.time(), 0.0) + _ON_TIME_S)
+        await polls.send(key=source_id.encode(), value=b"{}")
+
     @app.timer(settings.tick_s)  # type: ignore[untyped-decorator]
     async def schedule() -> None:
+        # Each tick also takes the sources that fall due before the next one,
+        # and asks for their polls at that very moment: a due poll does not
+        # wait up to a tick for the scan that notices it.
         now = time.time()
+        horizon = now + settings.tick_s
         mine = assigned()
         for source_id, entry in list(sources.items()):
             if entry is None or entry["partition"] not in mine:
                 continue
             if not entry["config"].get("enabled", True):
                 continue
-            if flights.should_ask(source_id, now) and is_due(state.get(source_id), now):
-                flights.asked(source_id, now)
+            due = due_at(state.get(source_id))
+            if due > horizon or not flights.should_ask(source_id, now):
+                continue
+            flights.asked(source_id, now)
+            if due <= now:
                 await polls.send(key=source_id.encode(), value=b"{}")
+            else:
+                task = asyncio.ensure_future(ask_at(source_id, due))
+                timed.add(task)
+                task.add_done_callback(timed.discard)
 
     @app.agent(polls, concurrency=settings.concurrent_polls)
     async def poll(stream: StreamT[bytes]) -> None:
@@ -164,12 +185,20 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
             try:
                 if entry is not None and is_due(current, time.time()):
                     source = FeedSource.model_validate(entry["config"])
-                    await poll_once(source_id, source, current)
+                    # Time from the request's send to its pick-up here: the
+                    # polls topic's round trip plus any queue for a poll slot.
+                    queued_s = time.time() - event.message.timestamp
+                    await poll_once(source_id, source, current, queued_s)
             finally:
                 flights.done(source_id)
 
-    async def poll_once(source_id: str, source: FeedSource, current: dict[str, Any] | None) -> None:
+    async def poll_once(
+        source_id: str, source: FeedSource, current: dict[str, Any] | None, queued_s: float
+    ) -> None:
         """Poll ``source``, emit what it found, then record its new state and seen items."""
+        # How long the poll waited past its due time: the scheduler's and the
+        # polls topic's share of every item's delay, or a queue of polls.
+        late_s = time.time() - due_at(current) if current is not None else None
         outcome = await poll_source(source, current, client, settings, seen=seen.get(source_id))
         emitter = Emitter(app, STAGE, deadletter)
         for article in outcome.articles:
@@ -215,6 +244,8 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 "failures": outcome.state.get("failures", 0),
                 "not_modified": outcome.state.get("not_modified", False),
                 "next_in_s": round(outcome.state["next_poll_at"] - time.time(), 1),
+                "late_s": round(late_s, 3) if late_s is not None else None,
+                "queued_s": round(queued_s, 3),
             },
         )
 

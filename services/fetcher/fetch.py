@@ -27,7 +27,7 @@ from shared.sources import PollResult, PollState, SourceItem, UnknownSourceKind,
 from shared.sources.common import check_body
 from shared.urls import article_id, canonical_url
 
-__all__ = ["ItemError", "PollOutcome", "is_due", "poll_source"]
+__all__ = ["ItemError", "PollOutcome", "due_at", "is_due", "poll_source"]
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,14 @@ class PollOutcome:
     first_failure: bool = False
 
 
+def due_at(state: dict[str, Any] | None) -> float:
+    """When a source with ``state`` is due for a poll (epoch seconds; 0 for a new source)."""
+    return 0.0 if state is None else float(state.get("next_poll_at", 0.0))
+
+
 def is_due(state: dict[str, Any] | None, now: float) -> bool:
     """Whether a source with ``state`` should be polled at ``now`` (epoch seconds)."""
-    return state is None or float(state.get("next_poll_at", 0.0)) <= now
+    return due_at(state) <= now
 
 
 async def poll_source(
