@@ -378,35 +378,45 @@ class SiteChrome:
         self._now = now
         self._config = config
         self._live: dict[int, list[list[Any]]] = {}
-        self._last: tuple[LineHashes, Flags] | None = None
-        self._last_lead: tuple[LineHashes, npt.NDArray[np.uint8], Flags | None] | None = None
+        # Flags by the identity of the arrays they were computed for (held,
+        # so an id is not reused): the article's own are asked for again with
+        # every candidate, and decoded records are shared (see _array).
+        self._flags: dict[int, tuple[LineHashes, Flags]] = {}
+        self._leads: dict[tuple[int, int], tuple[Any, Flags | None]] = {}
 
     def flags(self, lines: LineHashes) -> Flags:
         """Per paragraph of ``lines``, whether it is chrome (untracked
         paragraphs, hash 0, never are)."""
-        if self._last is not None and self._last[0] is lines:
-            return self._last[1]  # the article's own lines, against each candidate
+        known = self._flags.get(id(lines))
+        if known is not None:
+            return known[1]
         least = self._config.chrome_stories
-        entries = self._entries
-        flags = np.array(
-            [line != 0 and len(entries(line)) >= least for line in lines.tolist()],
-            dtype=np.bool_,
-        )
-        self._last = lines, flags
+        live = self._live
+        out: list[bool] = []
+        for line in lines.tolist():
+            if line == 0:
+                out.append(False)
+                continue
+            entries = live.get(line)
+            out.append(len(entries if entries is not None else self._load(line)) >= least)
+        flags = np.array(out, dtype=np.bool_)
+        self._flags[id(lines)] = lines, flags
         return flags
 
     def in_lead(self, lines: LineHashes, lead_segments: npt.NDArray[np.uint8]) -> Flags | None:
         """Per lead shingle (``lead_segments``: the paragraph each starts in),
         whether its paragraph is chrome; None when none is. Reads only the
         lead's few paragraphs."""
-        last = self._last_lead
-        if last is not None and last[0] is lines and last[1] is lead_segments:
-            return last[2]  # the article's own lead, against each candidate
+        key = id(lines), id(lead_segments)
+        known = self._leads.get(key)
+        if known is not None:
+            return known[1]
         least = self._config.chrome_stories
+        count = len(lines)
         chrome = [
             segment
             for segment in set(lead_segments.tolist())
-            if segment < len(lines)
+            if segment < count
             and (line := int(lines[segment])) != 0
             and len(self._entries(line)) >= least
         ]
@@ -415,7 +425,7 @@ class SiteChrome:
             table = np.zeros(256, dtype=np.bool_)  # segments are bytes
             table[chrome] = True
             flags = table[lead_segments]
-        self._last_lead = lines, lead_segments, flags
+        self._leads[key] = (lines, lead_segments), flags
         return flags
 
     def updates(self, lines: LineHashes, story_id: str) -> list[tuple[str, Any]]:
@@ -431,9 +441,11 @@ class SiteChrome:
 
     def _entries(self, line: int) -> list[list[Any]]:
         live = self._live.get(line)
-        if live is None:
-            live = _live_entries(self._state.get(_line_key(line)), self._now, self._config)
-            self._live[line] = live
+        return live if live is not None else self._load(line)
+
+    def _load(self, line: int) -> list[list[Any]]:
+        live = _live_entries(self._state.get(_line_key(line)), self._now, self._config)
+        self._live[line] = live
         return live
 
 
@@ -615,20 +627,19 @@ def _similarity(
         return None  # at least half the shared figures differ: a templated story
     other = _sketch(record)
     similar = resemblance(fp.sketch, other)
-    flags: tuple[Flags, Flags] | None = None
     if similar >= config.resemblance and chrome is not None:
         # Lines of one site can make two of its short articles alike: the
-        # resemblance must hold without them. (Chrome in one text only cannot
-        # have lifted it: leaving it out would only raise it.)
+        # resemblance must hold without them. The new article's own chrome is
+        # what the two can share (chrome in the other text alone only lowers
+        # the resemblance), so its flags are all this takes.
         fp_flags = chrome.flags(fp.lines)
         if fp_flags.any():
-            flags = fp_flags, chrome.flags(_lines(record))
-            similar = resemblance(fp.sketch, other, a_chrome=flags[0], b_chrome=flags[1])
+            similar = resemblance(fp.sketch, other, a_chrome=fp_flags)
     if similar >= config.resemblance:
         return 0, similar
     if conflicts > config.max_fact_conflicts or (conflicts and 2 * conflicts >= shared):
         return None  # a containment match has less text to go on: stricter on figures
-    containment = _containment_match(fp, record, other, config, chrome, flags)
+    containment = _containment_match(fp, record, other, config, chrome)
     return None if containment is None else (1, containment)
 
 
@@ -638,7 +649,6 @@ def _containment_match(
     other: Sketch,
     config: DedupConfig,
     chrome: SiteChrome | None,
-    flags: tuple[Flags, Flags] | None = None,
 ) -> float | None:
     """The containment on which the smaller text is a truncated or trimmed copy
     of the larger, or None: it must open with the same lead and share at
@@ -646,6 +656,8 @@ def _containment_match(
     too: a site's prose lines at the top push the story out of a lead."""
     fp_lead = fp.lead
     other_lead = _array(record["ld"], "<u4", np.uint32)
+    if not set(fp_lead.tolist()).intersection(other_lead.tolist()):
+        return None  # leaving chrome out can only remove shared shingles
     if chrome is not None:
         fp_lead = _lead_without(chrome, fp_lead, fp.lead_segments, fp.lines)
         other_segments = _array(record.get("lg", ""), "u1", np.uint8)
@@ -655,9 +667,9 @@ def _containment_match(
     lead = common / smaller if smaller else 0.0
     if lead < config.lead_overlap:
         return None
-    if flags is None and chrome is not None:
-        flags = chrome.flags(fp.lines), chrome.flags(_lines(record))
-    fp_chrome, other_chrome = flags if flags is not None else (None, None)
+    fp_chrome = other_chrome = None
+    if chrome is not None:
+        fp_chrome, other_chrome = chrome.flags(fp.lines), chrome.flags(_lines(record))
     estimate = overlap(fp.sketch, other, a_chrome=fp_chrome, b_chrome=other_chrome)
     containment, shared = estimate.containment, estimate.shared
     if fp.lead_complete if fp.sketch.size <= other.size else bool(record["lc"]):

@@ -334,11 +334,18 @@ def resemblance(
     Both sketches are complete below the smaller of their largest kept hashes,
     so the sets restricted to that range are an unbiased sample. Shingles
     starting in paragraphs flagged as site chrome (``a_chrome``, ``b_chrome``:
-    one flag per paragraph) are left out of both sets.
+    one flag per paragraph) in either text are left out of both sets: the
+    flags of one text suffice to take out what chrome the two share.
     """
     a_kept, b_kept = _common_range(a, b)
-    a_kept = _without_chrome(a, a_kept, a_chrome)
-    b_kept = _without_chrome(b, b_kept, b_chrome)
+    dropped = np.sort(
+        np.concatenate(
+            (_chrome_shingles(a, a_kept, a_chrome), _chrome_shingles(b, b_kept, b_chrome))
+        )
+    )
+    if len(dropped):
+        a_kept = a_kept[~_member(a_kept, dropped)]
+        b_kept = b_kept[~_member(b_kept, dropped)]
     if not len(a_kept) or not len(b_kept):
         return 0.0
     common = int(_member(a_kept, b_kept).sum())
@@ -565,11 +572,12 @@ def _common_range(a: Sketch, b: Sketch) -> tuple[Hashes, Hashes]:
     return a.hashes[:a_end], b.hashes[:b_end]
 
 
-def _without_chrome(sketch: Sketch, kept: Hashes, chrome: Flags | None) -> Hashes:
-    """``kept`` (a prefix of the sketch) less the shingles that start in chrome."""
+def _chrome_shingles(sketch: Sketch, kept: Hashes, chrome: Flags | None) -> Hashes:
+    """The shingles of ``kept`` (a prefix of the sketch) that start in chrome."""
     if chrome is None or len(chrome) != len(sketch.short) or not chrome.any():
-        return kept
-    return kept[~chrome[sketch.segments[: len(kept)]]]
+        return _NO_HASHES
+    found: Hashes = kept[chrome[sketch.segments[: len(kept)]]]
+    return found
 
 
 def _member(values: Hashes, sorted_set: Hashes) -> Flags:

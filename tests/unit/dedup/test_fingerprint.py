@@ -291,6 +291,9 @@ def test_chrome_is_left_out_of_resemblance() -> None:
     chrome = np.array([False, True, True])
     assert sketch_resemblance(a, b) >= 0.4  # two stories made alike by one site
     assert sketch_resemblance(a, b, a_chrome=chrome, b_chrome=chrome) < 0.05
+    # One text's flags take out what the two share.
+    assert sketch_resemblance(a, b, a_chrome=chrome) < 0.05
+    assert sketch_resemblance(a, b, b_chrome=chrome) < 0.05
 
 
 # --- bands --------------------------------------------------------------------------
