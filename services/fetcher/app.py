@@ -148,7 +148,12 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
 
     async def ask_at(source_id: str, at: float) -> None:
         await asyncio.sleep(max(at - time.time(), 0.0) + _ON_TIME_S)
-        await polls.send(key=source_id.encode(), value=b"{}")
+        if app.should_stop:
+            return  # the producer may be gone; the next owner asks for its polls
+        try:
+            await polls.send(key=source_id.encode(), value=b"{}")
+        except Exception:  # a request not sent is asked for again after poll_request_timeout_s
+            log.warning("poll request not sent", extra={"source_id": source_id}, exc_info=True)
 
     @app.timer(settings.tick_s)  # type: ignore[untyped-decorator]
     async def schedule() -> None:
