@@ -163,7 +163,9 @@ class GeneratedSite(ThreadingHTTPServer):
 
     With ``rate`` (items per second over all feeds) items appear one by one
     from the start; without it, all are there at once. ``appeared[n]`` is the
-    wall-clock time article ``n`` first appeared in its feed.
+    wall-clock time article ``n`` first appeared in its feed: with a rate, the
+    moment it was published (so a delay counted from it includes the wait for
+    the next poll), without one, the first time a feed listed it.
     """
 
     daemon_threads = True
@@ -215,6 +217,12 @@ class GeneratedSite(ThreadingHTTPServer):
         """How many items feed ``feed`` lists now (its version, for the ETag)."""
         return len(self._items(feed))
 
+    def published_at(self, n: int) -> float:
+        """When article ``n`` of a site with a rate joins its feed (see :meth:`_items`)."""
+        assert self._rate is not None
+        feed, k = divmod(n - self._offset, self._layout.per_feed)
+        return self._started + (k * self._layout.feeds + feed + 1) / self._rate
+
     def visible(self, n: int) -> bool:
         return n in self.appeared or self._rate is None
 
@@ -223,7 +231,8 @@ class GeneratedSite(ThreadingHTTPServer):
         now = self._clock()
         with self._lock:
             for n in items:
-                self.appeared.setdefault(n, now)
+                if n not in self.appeared:
+                    self.appeared[n] = now if self._rate is None else self.published_at(n)
         stamp = format_datetime(datetime.now(UTC))
         entries = "".join(
             f"<item><title>{html.escape(title(n))}</title><link>{self.base_url}{path(n)}</link>"
