@@ -20,7 +20,14 @@ class IndexerSettings(BaseSettings):
 
     common: CommonSettings = Field(default_factory=CommonSettings)
     app_id: str = Field(default="newsflow-indexer", description="also the consumer group")
-    batch_size: int = Field(default=500, ge=1, description="documents per bulk request at most")
+    batch_size: int = Field(
+        default=1000,
+        ge=1,
+        description=(
+            "documents per bulk request at most; with news articles of a few KB, 1,000 "
+            "come to the few MB a request Elasticsearch advises (batch_bytes caps it)"
+        ),
+    )
     batch_bytes: int = Field(
         default=5_000_000,
         ge=1,
