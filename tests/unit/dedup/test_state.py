@@ -24,9 +24,14 @@ CONFIG = DedupConfig()
 
 @cache
 def stream() -> tuple[Article, ...]:
-    """About 900 articles: stories, syndicated copies, hard negatives, early copies."""
+    """About 900 articles: stories, syndicated copies, hard negatives, early copies.
+
+    Only the generator's own texts (``real=False``): the real article bodies it
+    can add live outside the repository, where a clean clone has none.
+    """
     return tuple(
-        Article(d.id, d.url, d.title, d.text, d.source, d.seen_at) for d in generate(7, 0.3)
+        Article(d.id, d.url, d.title, d.text, d.source, d.seen_at)
+        for d in generate(7, 0.75, real=False)
     )
 
 
