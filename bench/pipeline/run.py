@@ -290,6 +290,7 @@ def live(args: argparse.Namespace, common: CommonSettings, logs: Path) -> dict[s
         site.start_in_thread()
         live_sources = sources(site.base_url, feeds, interval_s=args.poll_s, prefix="live")
         asyncio.run(put_sources(common, live_sources))
+        site.start_publishing()
         deadline = time.time() + args.live_s + 120
         while time.time() < deadline:
             waits = delays(site, watcher.seen)

@@ -217,6 +217,14 @@ class GeneratedSite(ThreadingHTTPServer):
         """How many items feed ``feed`` lists now (its version, for the ETag)."""
         return len(self._items(feed))
 
+    def start_publishing(self) -> None:
+        """Restart the clock of a site with a rate: its first item appears one
+        step from now. A run calls it once its sources are registered, so the
+        workers' start-up is not counted as delay of the first items."""
+        with self._lock:
+            self._started = self._clock()
+            self.appeared.clear()
+
     def published_at(self, n: int) -> float:
         """When article ``n`` of a site with a rate joins its feed (see :meth:`_items`)."""
         assert self._rate is not None

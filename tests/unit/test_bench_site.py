@@ -42,3 +42,17 @@ def test_without_a_rate_an_item_appears_when_it_is_first_listed() -> None:
         assert site.appeared == {0: 1234.0, 1: 1234.0}
     finally:
         site.server_close()
+
+
+def test_publishing_starts_when_the_run_says_so() -> None:
+    clock = Clock()
+    site = GeneratedSite(2, 5, rate=1.0, clock=clock)
+    try:
+        clock.now += 30  # the workers start meanwhile
+        site.start_publishing()
+        assert site.listed(0) == 0 and site.listed(1) == 0
+        clock.now += 1
+        site.feed(0)
+        assert site.appeared == {0: clock.now}
+    finally:
+        site.server_close()
