@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -23,7 +20,7 @@ from newsflow.infra import apply_topics
 from shared.models import FeedSource
 from shared.settings import CommonSettings
 from tests.conftest import Infra
-from tests.helpers import Services
+from tests.helpers import Services, free_port, scrape
 from tests.integration.test_fetcher_faults import PAGE, rss
 from tests.unit.fetcher.site import Site, stall, static
 
@@ -50,24 +47,10 @@ async def common(infra: Infra) -> AsyncIterator[CommonSettings]:
     yield settings
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _metrics_now(port: int) -> str:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return str(response.read().decode())
-    except (urllib.error.URLError, OSError):
-        return ""
-
-
 async def _metrics(port: int) -> str:
     # In a thread: the site the worker polls runs on this test's event loop,
     # and must not stall while the worker is slow to answer.
-    return await asyncio.to_thread(_metrics_now, port)
+    return await asyncio.to_thread(scrape, port)
 
 
 def _series(text: str, name: str) -> dict[tuple[str, ...], float]:
@@ -127,7 +110,7 @@ async def test_worker_serves_health_of_the_sources_it_owns(
         url = site.route(f"/bad/{name}", handler)
         sources.append(FeedSource(id=name, kind="rss", url=url, interval_s=1))
     await put_sources(common, sources)
-    port = _free_port()
+    port = free_port()
     services.start("fetcher", 1, NEWSFLOW_FETCHER_METRICS_PORT=str(port), **ENV)
 
     async def settled() -> bool:
@@ -168,7 +151,7 @@ async def test_worker_serves_health_of_the_sources_it_owns(
 
     # A second worker takes some partitions: each source is reported by the
     # worker that polls it, and by no other.
-    other = _free_port()
+    other = free_port()
     services.start("fetcher", 2, NEWSFLOW_FETCHER_METRICS_PORT=str(other), **ENV)
     remaining = {s.id for s in sources} - {"gone"}
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +22,16 @@ from shared.elastic import sync_client
 from shared.models import CleanArticle, UniqueArticle
 from shared.settings import CommonSettings
 from tests.conftest import LOCAL, REPO, TEST_ENV, Infra
-from tests.helpers import Services, produce, service_env, setup_infra, wait_for
+from tests.helpers import (
+    Services,
+    free_port,
+    produce,
+    sample,
+    scrape,
+    service_env,
+    setup_infra,
+    wait_for,
+)
 
 # A second Elasticsearch next to the shared one (19201 and 19401-19499 with
 # the default port base), on ports no other test server uses.
@@ -83,25 +89,6 @@ async def _committed(common: CommonSettings, group: str) -> int:
     return sum(o.offset for tp, o in offsets.items() if tp.topic == common.topics.unique)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _connection_retries(port: int) -> float:
-    """newsflow_es_retries_total{reason="connection"} of the worker serving on ``port``."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
-        return 0.0
-    match = re.search(
-        r'newsflow_es_retries_total\{reason="connection",stage="indexer"\} (\S+)', text
-    )
-    return float(match.group(1)) if match else 0.0
-
-
 def _logged(services: Services, event: str) -> bool:
     return any(event in s.log_path.read_text(errors="replace") for s in services.started)
 
@@ -113,13 +100,19 @@ async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_inde
         common, common.topics.unique, [(f"a-{n}".encode(), _article(n)) for n in range(50)]
     )
     # Nothing listens on port 9 (discard): every request fails to connect.
-    port = _free_port()
+    port = free_port()
     worker = services.start(
         "indexer", NEWSFLOW_ES_URL="http://127.0.0.1:9", NEWSFLOW_INDEXER_METRICS_PORT=str(port)
     )
     assert wait_for(lambda: _logged(services, "elasticsearch unavailable"), 60), services.logs()
     # The retries are counted as connection failures, and timed.
-    assert wait_for(lambda: _connection_retries(port) >= 1, 30), services.logs()
+    assert wait_for(
+        lambda: (
+            sample(scrape(port), "newsflow_es_retries_total", reason="connection", stage="indexer")
+            >= 1
+        ),
+        30,
+    ), services.logs()
     worker.stop()
     assert worker.proc is not None and worker.proc.returncode is not None
     assert await _committed(common, f"{common.index_prefix}-indexer") == 0

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import socket
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +14,7 @@ from shared import codec
 from shared.elastic import sync_client
 from shared.models import CleanArticle, DeadLetter, UniqueArticle
 from shared.settings import CommonSettings
-from tests.helpers import Services, consume, produce, wait_for
+from tests.helpers import Services, consume, free_port, produce, sample, scrape, wait_for
 
 
 def _article(n: int, source: str = "src-a", **changes: Any) -> CleanArticle:
@@ -274,54 +271,30 @@ async def test_across_rollover_nothing_is_created_twice_and_a_change_is_an_updat
     assert untouched and untouched["title"] == "Headline number 6"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _metrics(port: int) -> str:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return str(response.read().decode())
-    except OSError:
-        return ""
-
-
-def _sample(text: str, name: str, **labels: str) -> float:
-    """The sum of the series ``name`` with ``labels`` in Prometheus text, 0 when absent."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.match(rf"{name}\{{(.*)\}} (\S+)$", line)
-        if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
-            total += float(match.group(2))
-    return total
-
-
 async def test_worker_exposes_bulk_sizes_retries_and_latency(
     common: CommonSettings, services: Services
 ) -> None:
     records = [(f"article-{n:05d}".encode(), _unique(n)) for n in range(120)]
     await produce(common, common.topics.unique, records)
-    port = _free_port()
+    port = free_port()
     services.start(
         "indexer", NEWSFLOW_INDEXER_BATCH_SIZE="50", NEWSFLOW_INDEXER_METRICS_PORT=str(port)
     )
     assert wait_for(lambda: _count(common) >= 120, 90, services=services), services.logs()
 
     def bulk_documents() -> float:
-        return _sample(_metrics(port), "newsflow_es_bulk_documents_sum", stage="indexer")
+        return sample(scrape(port), "newsflow_es_bulk_documents_sum", stage="indexer")
 
     # Every article went out in some bulk request, at most 50 per request.
-    assert wait_for(lambda: bulk_documents() >= 120, 30, services=services), _metrics(port)
-    text = _metrics(port)
-    requests = _sample(text, "newsflow_es_bulk_documents_count", stage="indexer")
+    assert wait_for(lambda: bulk_documents() >= 120, 30, services=services), scrape(port)
+    text = scrape(port)
+    requests = sample(text, "newsflow_es_bulk_documents_count", stage="indexer")
     assert 3 <= requests <= 120
-    assert _sample(text, "newsflow_es_bulk_documents_bucket", le="50.0") == requests
+    assert sample(text, "newsflow_es_bulk_documents_bucket", le="50.0") == requests
     # Each article is a few hundred bytes of JSON.
-    assert _sample(text, "newsflow_es_bulk_bytes_sum") >= 120 * 200
-    assert _sample(text, "newsflow_es_request_seconds_count", operation="bulk") >= requests
-    assert _sample(text, "newsflow_es_request_seconds_count", operation="get_alias") >= 1
+    assert sample(text, "newsflow_es_bulk_bytes_sum") >= 120 * 200
+    assert sample(text, "newsflow_es_request_seconds_count", operation="bulk") >= requests
+    assert sample(text, "newsflow_es_request_seconds_count", operation="get_alias") >= 1
     # No outage here: every retry reason is exported, at zero.
     for reason in ("429", "5xx", "timeout", "connection"):
         assert f'newsflow_es_retries_total{{reason="{reason}",stage="indexer"}} 0.0' in text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from newsflow.infra import apply_topics
 from shared import codec
 from shared.settings import CommonSettings
 from tests.conftest import Infra
-from tests.helpers import Service, Services, produce, service_env, wait_for
+from tests.helpers import Service, Services, free_port, produce, sample, service_env, wait_for
 
 
 @pytest.fixture
@@ -33,12 +32,6 @@ def workers(kafka_only: CommonSettings, tmp_path: Path) -> Iterator[Services]:
     handle = Services(tmp_path, service_env(kafka_only))
     yield handle
     handle.stop_all()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -59,21 +52,11 @@ def _served_port(service: Service) -> int | None:
     return None
 
 
-def _sample(text: str, name: str, **labels: str) -> float:
-    """The value of one series in Prometheus text, 0 when absent."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.match(rf"{name}\{{(.*)\}} (\S+)$", line)
-        if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
-            total += float(match.group(2))
-    return total
-
-
 async def test_worker_serves_counts_dead_letters_lag_and_health(
     kafka_only: CommonSettings, workers: Services
 ) -> None:
     common, services = kafka_only, workers
-    port = _free_port()
+    port = free_port()
     first = services.start("cleaner", 1, NEWSFLOW_CLEANER_METRICS_PORT=str(port))
     assert wait_for(lambda: _get(port, "/readyz")[0] == 200, 90, services=services), services.logs()
     # A second worker of the stage on this host wants the same port: it starts
@@ -99,12 +82,10 @@ async def test_worker_serves_counts_dead_letters_lag_and_health(
     def totals() -> tuple[float, float, float, float]:
         texts = [_get(p, "/metrics")[1] for p in (port, other)]
         return (
-            sum(_sample(t, "newsflow_messages_in_total", stage="cleaner") for t in texts),
-            sum(
-                _sample(t, "newsflow_messages_out_total", topic=common.topics.clean) for t in texts
-            ),
-            sum(_sample(t, "newsflow_dead_letters_total", reason="invalid-message") for t in texts),
-            sum(_sample(t, "newsflow_batch_seconds_count", stage="cleaner") for t in texts),
+            sum(sample(t, "newsflow_messages_in_total", stage="cleaner") for t in texts),
+            sum(sample(t, "newsflow_messages_out_total", topic=common.topics.clean) for t in texts),
+            sum(sample(t, "newsflow_dead_letters_total", reason="invalid-message") for t in texts),
+            sum(sample(t, "newsflow_batch_seconds_count", stage="cleaner") for t in texts),
         )
 
     assert wait_for(lambda: totals()[:3] == (8, 6, 2), 120, services=services), (
