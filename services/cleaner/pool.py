@@ -13,6 +13,9 @@ import concurrent.futures
 import contextlib
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
@@ -60,7 +63,10 @@ class TimeboxedPool(Generic[A, R]):
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([self._func.__module__])
         return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self._processes, mp_context=context
+            max_workers=self._processes,
+            mp_context=context,
+            initializer=_exit_with,
+            initargs=(os.getpid(),),
         )
 
     async def warm_up(self, arg: A) -> None:
@@ -148,6 +154,32 @@ class TimeboxedPool(Generic[A, R]):
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# How often a child checks that its worker still lives.
+_PARENT_CHECK_S = 1.0
+
+
+def _exit_with(worker_pid: int) -> None:
+    """Pool initializer: end this child when the worker that uses it is gone.
+
+    A worker killed outright (SIGKILL, the OOM killer) cannot shut its pool
+    down, and the children, waiting on their task queue, would outlive it; and
+    each holds the fork server alive too. A daemon thread checks the worker's
+    pid and ends the child once it is gone.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_CHECK_S)
+            try:
+                os.kill(worker_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid was reused by another user's process
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-worker", daemon=True).start()
 
 
 def _abandon(futures: dict[int, asyncio.Future[Any]]) -> None:
