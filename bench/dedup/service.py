@@ -47,20 +47,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.dedup.generate import Doc, generate
-from bench.pipeline.measure import CpuMeter, pid_listening_on
+from bench.pipeline.measure import CpuMeter, pid_listening_on, ready, records
 from newsflow.infra import apply_topics
 from newsflow.status import drained, kafka_status, stage_specs
-from newsflow.topicread import partitions_of, read_topic
+from newsflow.topicread import read_topic
 from services.dedup.decide import Article, InMemoryDeduper
 from shared import codec
 from shared.models import CleanArticle, UniqueArticle
@@ -126,22 +125,12 @@ async def produce(common: CommonSettings, stream: Sequence[tuple[CleanArticle, i
         await producer.stop()
 
 
-def _ready(port: int | None) -> bool:
-    if port is None:
-        return False
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def wait_ready(common: CommonSettings, app_id: str, proc: subprocess.Popen[bytes]) -> None:
     specs = stage_specs(common, {"dedup": app_id})
     while True:
         stages, _ = asyncio.run(kafka_status(common, specs))
         members = stages[0].members
-        if members and all(_ready(m.metrics_port) for m in members):
+        if members and all(ready(m.metrics_port) for m in members):
             return
         if proc.poll() is not None:
             raise RuntimeError("the worker exited before it was ready")
@@ -153,23 +142,12 @@ def wait_drained(common: CommonSettings, app_id: str, total: int, timeout_s: flo
     specs = stage_specs(common, {"dedup": app_id})
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if asyncio.run(_count(common, common.topics.unique)) >= total and (
+        if asyncio.run(records(common, common.topics.unique)) >= total and (
             asyncio.run(drained(common, specs)).drained
         ):
             return
         time.sleep(0.25)
     raise TimeoutError(f"not drained after {timeout_s:.0f} s")
-
-
-async def _count(common: CommonSettings, topic: str) -> int:
-    parts = await partitions_of(common.kafka_bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-    finally:
-        await consumer.stop()
-    return int(sum(ends.values()))
 
 
 async def verdicts(common: CommonSettings, total: int) -> dict[str, list[Verdict]]:

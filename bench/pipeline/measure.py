@@ -7,10 +7,16 @@ can say how busy they were during a run without knowing how they were started.
 from __future__ import annotations
 
 import os
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CpuMeter", "machine_busy_s", "pid_listening_on", "process_tree"]
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from newsflow.topicread import partitions_of
+from shared.settings import CommonSettings
+
+__all__ = ["CpuMeter", "machine_busy_s", "pid_listening_on", "process_tree", "ready", "records"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -99,3 +105,26 @@ class CpuMeter:
         ours = sum(v for k, v in used.items() if k != "machine")
         used["others"] = round(max(used["machine"] - ours, 0.0), 1)
         return used
+
+
+def ready(port: int | None) -> bool:
+    """Whether the worker serving metrics on ``port`` answers ``/readyz`` with 200."""
+    if port is None:
+        return False
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+async def records(common: CommonSettings, topic: str) -> int:
+    """How many records ``topic`` holds: its partitions' end offsets, summed."""
+    parts = await partitions_of(common.kafka_bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+    finally:
+        await consumer.stop()
+    return int(sum(ends.values()))

@@ -35,15 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import Elasticsearch
 
-from bench.pipeline.measure import CpuMeter, pid_listening_on
+from bench.pipeline.measure import CpuMeter, pid_listening_on, ready, records
 from bench.pipeline.site import GeneratedSite, expected_id, sources
 from newsflow.feeds import put_sources
 from newsflow.infra import apply_index, apply_topics
 from newsflow.status import drained, kafka_status, stage_specs
-from newsflow.topicread import partitions_of
 from shared.elastic import sync_client
 from shared.settings import CommonSettings
 
@@ -110,7 +108,7 @@ class Workers:
         apps = {stage: self.app_id(stage) for stage in stages}
         while True:
             found, _ = asyncio.run(kafka_status(self.common, stage_specs(self.common, apps)))
-            if all(s.members and all(_ready(m.metrics_port) for m in s.members) for s in found):
+            if all(s.members and all(ready(m.metrics_port) for m in s.members) for s in found):
                 return
             if any(p.poll() is not None for p in self.procs):
                 raise RuntimeError(f"a worker exited; see {self.logs}")
@@ -128,16 +126,6 @@ class Workers:
         for stage, proc in zip(self.stages, self.procs, strict=True):
             by_stage.setdefault(stage, []).append(proc.pid)
         return by_stage
-
-
-def _ready(port: int | None) -> bool:
-    if port is None:
-        return False
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 class Searchable(threading.Thread):
@@ -337,7 +325,7 @@ def standalone(
             site.start_in_thread()
             srcs = sources(site.base_url, args.feeds, interval_s=args.backlog_poll_s)
             asyncio.run(put_sources(common, srcs))
-            while asyncio.run(_records(common, common.topics.raw)) < total:
+            while asyncio.run(records(common, common.topics.raw)) < total:
                 time.sleep(0.5)
             done = total
         else:
@@ -363,17 +351,6 @@ def standalone(
         "rate": round(total / seconds, 1),
         "cpu_s": cpu,
     }
-
-
-async def _records(common: CommonSettings, topic: str) -> int:
-    parts = await partitions_of(common.kafka_bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-    finally:
-        await consumer.stop()
-    return int(sum(ends.values()))
 
 
 def _meter(common: CommonSettings, workers: Workers) -> CpuMeter:

@@ -25,14 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.pipeline.measure import CpuMeter, pid_listening_on
+from bench.pipeline.measure import CpuMeter, pid_listening_on, ready
 from bench.pipeline.site import raw_article
 from newsflow.infra import apply_topics
 from newsflow.status import drained, kafka_status, stage_specs
@@ -68,21 +67,11 @@ async def fill(common: CommonSettings, pages: int) -> None:
         await producer.stop()
 
 
-def _ready(port: int | None) -> bool:
-    if port is None:
-        return False
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def _group_ready(common: CommonSettings, app_id: str, workers: int) -> bool:
     specs = stage_specs(common, {"cleaner": app_id})
     stages, _ = asyncio.run(kafka_status(common, specs))
     members = stages[0].members
-    return len(members) == workers and all(_ready(m.metrics_port) for m in members)
+    return len(members) == workers and all(ready(m.metrics_port) for m in members)
 
 
 def measure(common: CommonSettings, workers: int, pages: int, logs: Path, stamp: int) -> Result:
