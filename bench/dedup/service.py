@@ -151,14 +151,14 @@ def wait_drained(common: CommonSettings, app_id: str, total: int, timeout_s: flo
 
 
 async def verdicts(common: CommonSettings, total: int) -> dict[str, list[Verdict]]:
-    records = await read_topic(
+    messages = await read_topic(
         common.kafka_bootstrap,
         common.topics.unique,
         until=lambda rs: len(rs) >= total,
         timeout_s=120,
     )
     found: dict[str, list[Verdict]] = {}
-    for record in records:
+    for record in messages:
         v = codec.decode(UniqueArticle, record.value)
         found.setdefault(v.article.id, []).append(
             (v.kind, v.story_id, v.duplicate_of, v.similarity)
