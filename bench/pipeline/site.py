@@ -165,7 +165,9 @@ class GeneratedSite(ThreadingHTTPServer):
     from the start; without it, all are there at once. ``appeared[n]`` is the
     wall-clock time article ``n`` first appeared in its feed: with a rate, the
     moment it was published (so a delay counted from it includes the wait for
-    the next poll), without one, the first time a feed listed it.
+    the next poll), without one, the first time a feed listed it. ``served[n]``
+    is the first time a feed response listed it, with a rate or without: the
+    fetcher's share of the delay starts there.
     """
 
     daemon_threads = True
@@ -189,6 +191,7 @@ class GeneratedSite(ThreadingHTTPServer):
         self._clock = clock
         self._started = clock()
         self.appeared: dict[int, float] = {}
+        self.served: dict[int, float] = {}
         self._lock = threading.Lock()
 
     @property
@@ -224,6 +227,7 @@ class GeneratedSite(ThreadingHTTPServer):
         with self._lock:
             self._started = self._clock()
             self.appeared.clear()
+            self.served.clear()
 
     def published_at(self, n: int) -> float:
         """When article ``n`` of a site with a rate joins its feed (see :meth:`_items`)."""
@@ -241,6 +245,7 @@ class GeneratedSite(ThreadingHTTPServer):
             for n in items:
                 if n not in self.appeared:
                     self.appeared[n] = now if self._rate is None else self.published_at(n)
+                    self.served[n] = now
         stamp = format_datetime(datetime.now(UTC))
         entries = "".join(
             f"<item><title>{html.escape(title(n))}</title><link>{self.base_url}{path(n)}</link>"

@@ -56,3 +56,19 @@ def test_publishing_starts_when_the_run_says_so() -> None:
         assert site.appeared == {0: clock.now}
     finally:
         site.server_close()
+
+
+def test_an_item_is_served_when_a_feed_first_lists_it() -> None:
+    clock = Clock()
+    site = GeneratedSite(2, 3, rate=1.0, clock=clock)
+    try:
+        site.start_publishing()
+        clock.now += 2.5  # items 0 (feed 0) and 3 (feed 1) are published
+        site.feed(0)
+        clock.now += 4.0
+        site.feed(0)
+        # Published 1 s in, first served 2.5 s in: the poll's wait is not the fetcher's.
+        assert site.appeared[0] == 1001.0 and site.served[0] == 1002.5
+        assert site.served[1] == 1006.5 and 3 not in site.served
+    finally:
+        site.server_close()
