@@ -31,3 +31,8 @@ class PoisonMessage(NewsflowError):
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.args[0]}"
+
+    def __reduce__(self) -> tuple[type[PoisonMessage], tuple[str, str]]:
+        # Pickled across processes (the cleaner's extraction children raise
+        # it); the default would rebuild it from the message alone and fail.
+        return (type(self), (self.reason, self.args[0]))

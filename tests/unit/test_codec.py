@@ -71,3 +71,12 @@ def test_dead_letter_keeps_the_original_bytes_exactly() -> None:
         3,
         17,
     )
+
+
+def test_poison_message_survives_pickling() -> None:
+    # The cleaner's extraction children send it back to their worker pickled.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(PoisonMessage("no-text", "nothing left")))
+    assert isinstance(copy, PoisonMessage)
+    assert copy.reason == "no-text" and str(copy) == "no-text: nothing left"

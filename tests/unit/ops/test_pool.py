@@ -54,3 +54,18 @@ async def test_a_pool_killed_from_outside_is_replaced_without_blame() -> None:
         assert await pool.map(["x", "y"]) == ["X", "Y"]
     finally:
         pool.close()
+
+
+def _reject(arg: str) -> str:
+    raise PoisonMessage("no-text", f"nothing in {arg}")
+
+
+async def test_a_rejected_page_keeps_its_reason_and_the_pool() -> None:
+    replaced: list[str] = []
+    pool: TimeboxedPool[str, str] = TimeboxedPool(_reject, 1, 10.0, on_replace=replaced.append)
+    try:
+        results = await pool.map(["a"])
+    finally:
+        pool.close()
+    assert isinstance(results[0], PoisonMessage) and results[0].reason == "no-text"
+    assert replaced == []
