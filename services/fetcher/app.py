@@ -2,10 +2,13 @@
 
 Sources are spread over workers by the partitions of ``news.feeds``:
 - ``register`` keeps the ``sources`` table (one entry per source id, on the
-  partition of its key) in step with the compacted ``news.feeds`` topic;
+  partition of its key, with the time of its registration) in step with the
+  compacted ``news.feeds`` topic;
 - a timer asks for a poll of each due source of this worker's partitions by
   sending the source id to the internal ``<app_id>-polls`` topic, which is
-  co-partitioned with ``news.feeds``;
+  co-partitioned with ``news.feeds``. Each source is polled at its own phase
+  of its interval (``services.fetcher.schedule``), so sources registered
+  together are not polled in step;
 - ``poll`` polls, emits the new articles, and only then records the source's
   new state (validators, next poll, health) in the ``state`` table and the
   keys of the items it has now seen in the ``seen`` table. A source is
@@ -33,7 +36,7 @@ from typing import Any
 import faust
 from faust.types import StreamT, TableT
 
-from services.fetcher.fetch import due_at, is_due, poll_source
+from services.fetcher.fetch import due_at, first_due_at, is_due, poll_source
 from services.fetcher.health import Owned, SourceHealth, poll_outcome
 from services.fetcher.polite import PoliteClient, Politeness
 from services.fetcher.schedule import InFlight
@@ -117,6 +120,15 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
 
     health = SourceHealth(STAGE, owned)
 
+    def due_of(source_id: str, entry: dict[str, Any], current: dict[str, Any] | None) -> float:
+        """When the source is due: as its state says, or its first poll's moment."""
+        if current is not None:
+            return due_at(current)
+        # Entries registered before registrations were timed: due at once.
+        registered_at = float(entry.get("registered_at", 0.0))
+        interval_s = float(entry["config"]["interval_s"])
+        return first_due_at(source_id, interval_s, registered_at, settings)
+
     @app.task  # type: ignore[untyped-decorator]
     async def serve_health() -> None:
         # At start, not at build: the worker gives the app its metrics only
@@ -142,6 +154,9 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
             sources[key] = {
                 "config": source.model_dump(mode="json"),
                 "partition": event.message.partition,
+                # The record's time, not this worker's clock: every worker
+                # that owns the source later works out the same first poll.
+                "registered_at": event.message.timestamp,
             }
 
     timed: set[asyncio.Task[None]] = set()  # requests waiting for their source's due time
@@ -168,7 +183,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 continue
             if not entry["config"].get("enabled", True):
                 continue
-            due = due_at(state.get(source_id))
+            due = due_of(source_id, entry, state.get(source_id))
             if due > horizon or not flights.should_ask(source_id, now):
                 continue
             flights.asked(source_id, now)
@@ -193,17 +208,22 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                     # Time from the request's send to its pick-up here: the
                     # polls topic's round trip plus any queue for a poll slot.
                     queued_s = time.time() - event.message.timestamp
-                    await poll_once(source_id, source, current, queued_s)
+                    due = due_of(source_id, entry, current)
+                    await poll_once(source_id, source, current, due, queued_s)
             finally:
                 flights.done(source_id)
 
     async def poll_once(
-        source_id: str, source: FeedSource, current: dict[str, Any] | None, queued_s: float
+        source_id: str,
+        source: FeedSource,
+        current: dict[str, Any] | None,
+        due: float,
+        queued_s: float,
     ) -> None:
         """Poll ``source``, emit what it found, then record its new state and seen items."""
         # How long the poll waited past its due time: the scheduler's and the
         # polls topic's share of every item's delay, or a queue of polls.
-        late_s = time.time() - due_at(current) if current is not None else None
+        late_s = time.time() - due
         outcome = await poll_source(source, current, client, settings, seen=seen.get(source_id))
         emitter = Emitter(app, STAGE, deadletter)
         for article in outcome.articles:
@@ -249,7 +269,7 @@ def build(settings: FetcherSettings, http: HttpClient | None = None) -> faust.Ap
                 "failures": outcome.state.get("failures", 0),
                 "not_modified": outcome.state.get("not_modified", False),
                 "next_in_s": round(outcome.state["next_poll_at"] - time.time(), 1),
-                "late_s": round(late_s, 3) if late_s is not None else None,
+                "late_s": round(late_s, 3),
                 "queued_s": round(queued_s, 3),
             },
         )

@@ -18,7 +18,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.fetcher.schedule import adapt, backoff_delay, next_delay, next_poll_at
+from services.fetcher.schedule import (
+    adapt,
+    backoff_delay,
+    first_poll_at,
+    next_delay,
+    next_poll_at,
+    pace,
+    phase_of,
+)
 from services.fetcher.settings import FetcherSettings
 from shared.exceptions import PoisonMessage
 from shared.http import FetchError, HttpClient, retry_after_s
@@ -27,7 +35,7 @@ from shared.sources import PollResult, PollState, SourceItem, UnknownSourceKind,
 from shared.sources.common import check_body
 from shared.urls import article_id, canonical_url
 
-__all__ = ["ItemError", "PollOutcome", "due_at", "is_due", "poll_source"]
+__all__ = ["ItemError", "PollOutcome", "due_at", "first_due_at", "is_due", "poll_source"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,20 @@ class PollOutcome:
 def due_at(state: dict[str, Any] | None) -> float:
     """When a source with ``state`` is due for a poll (epoch seconds; 0 for a new source)."""
     return 0.0 if state is None else float(state.get("next_poll_at", 0.0))
+
+
+def first_due_at(
+    source_id: str, interval_s: float, registered_at: float, settings: FetcherSettings
+) -> float:
+    """When a source never polled yet, registered at ``registered_at``, is due.
+
+    At its phase (:func:`~services.fetcher.schedule.first_poll_at`), so that
+    sources registered together are not all polled at the same moment.
+    """
+    period = pace(interval_s, min_s=settings.min_interval_s, max_s=settings.max_interval_s)
+    return first_poll_at(
+        registered_at, period, phase_of(source_id), within_s=settings.first_poll_within_s
+    )
 
 
 def is_due(state: dict[str, Any] | None, now: float) -> bool:
@@ -229,18 +251,33 @@ async def _succeeded(
             lo=settings.adapt_min_factor,
             hi=settings.adapt_max_factor,
         )
+    min_s, max_s = settings.min_interval_s, settings.max_interval_s
+    period = pace(source.interval_s * factor, ttl_s=result.ttl_s, min_s=min_s, max_s=max_s)
     delay = next_delay(
         source.interval_s * factor,
         ttl_s=result.ttl_s,
-        min_s=settings.min_interval_s,
-        max_s=settings.max_interval_s,
+        min_s=min_s,
+        max_s=max_s,
         jitter=settings.jitter,
     )
     due = state.get("next_poll_at")
+    # A source has a rhythm to keep once it was polled successfully on its
+    # own schedule; its first success, its first after a failure streak
+    # (backoff) and its first after polls that came back early for waiting
+    # work start a new one, at its phase.
+    in_rhythm = not (first_success or state.get("failures") or state.get("pending"))
     # The wait a due poll may have had: up to one tick of the scheduler, then
     # its round trip through the polls topic.
     catch_up = settings.tick_s + _POLL_DISPATCH_S
-    next_at = next_poll_at(now, float(due) if due is not None else None, delay, catch_up_s=catch_up)
+    next_at = next_poll_at(
+        now,
+        float(due) if due is not None and in_rhythm else None,
+        delay,
+        catch_up_s=catch_up,
+        period=period,
+        phase=phase_of(source.id),
+        min_s=settings.min_interval_s,
+    )
     if deferred or result.more:
         # Work is waiting: come back soon, but not before a host said we may.
         delay = min(delay, max(settings.min_interval_s, min(retry_after, settings.max_interval_s)))

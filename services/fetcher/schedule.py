@@ -1,10 +1,22 @@
-"""When to poll a source next: its interval, its own hints, its pace, and backoff."""
+"""When to poll a source next: its interval, its own hints, its pace, its phase, and backoff."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
 
-__all__ = ["InFlight", "adapt", "backoff_delay", "next_delay", "next_poll_at"]
+__all__ = [
+    "InFlight",
+    "adapt",
+    "backoff_delay",
+    "first_poll_at",
+    "next_delay",
+    "next_poll_at",
+    "on_phase",
+    "pace",
+    "phase_of",
+]
 
 # How much one poll moves the adaptive factor: a poll that found something
 # brings the next one closer by a quarter, an empty one pushes it out by a
@@ -17,6 +29,23 @@ def _jittered(seconds: float, jitter: float, rng: random.Random) -> float:
     return seconds * (1 + rng.uniform(-jitter, jitter))
 
 
+def pace(
+    interval_s: float,
+    *,
+    ttl_s: float | None = None,
+    retry_after_s: float | None = None,
+    min_s: float,
+    max_s: float,
+) -> float:
+    """Seconds between two polls of a healthy source, before jitter.
+
+    The interval, stretched to the source's TTL hint and a Retry-After if
+    longer, kept within [min_s, max_s].
+    """
+    base = max(interval_s, ttl_s or 0.0, retry_after_s or 0.0)
+    return min(max(base, min_s), max_s)
+
+
 def next_delay(
     interval_s: float,
     *,
@@ -27,31 +56,75 @@ def next_delay(
     jitter: float,
     rng: random.Random | None = None,
 ) -> float:
-    """Seconds until the next poll of a healthy source.
-
-    The interval, stretched to the source's TTL hint and a Retry-After if
-    longer, kept within [min_s, max_s], with jitter.
-    """
+    """Seconds until the next poll of a healthy source: its :func:`pace`, with jitter."""
     rng = rng or random.Random()
-    base = max(interval_s, ttl_s or 0.0, retry_after_s or 0.0)
-    return _jittered(min(max(base, min_s), max_s), jitter, rng)
+    period = pace(interval_s, ttl_s=ttl_s, retry_after_s=retry_after_s, min_s=min_s, max_s=max_s)
+    return _jittered(period, jitter, rng)
 
 
-def next_poll_at(now: float, due: float | None, delay: float, *, catch_up_s: float) -> float:
+def phase_of(source_id: str) -> float:
+    """Where in its interval a source is polled, as a share in [0, 1).
+
+    A hash of the source id: the same in every worker and after every
+    restart, and spread evenly over [0, 1) across many sources, so that
+    sources that start together do not poll in step.
+    """
+    digest = hashlib.blake2b(source_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def on_phase(earliest: float, period: float, phase: float) -> float:
+    """The first moment at or after ``earliest`` that is ``phase`` of the way into a ``period``.
+
+    Periods are counted from the epoch, so every worker finds the same
+    moments for the same source.
+    """
+    at = (math.ceil(earliest / period - phase) + phase) * period
+    return max(at, earliest)  # a rounding error must not cost a whole period
+
+
+def first_poll_at(registered_at: float, period: float, phase: float, *, within_s: float) -> float:
+    """When to poll for the first time a source registered at ``registered_at``.
+
+    At its phase of a window of ``period`` or ``within_s``, whichever is
+    shorter, from its registration: sources registered together (a feed
+    list applied, an OPML import) are first polled one after another over
+    that window instead of all at once, and a new source is polled soon.
+    """
+    return on_phase(registered_at, min(period, within_s), phase)
+
+
+def next_poll_at(
+    now: float,
+    due: float | None,
+    delay: float,
+    *,
+    catch_up_s: float,
+    period: float,
+    phase: float,
+    min_s: float,
+) -> float:
     """When to poll next a source that was due at ``due`` and was polled at ``now``.
 
-    ``delay`` after the moment the poll was due rather than the moment it ran,
-    as long as it ran at most ``catch_up_s`` late. A due poll waits for the
-    scheduler's next tick and for its turn on the polls topic; counted from
-    the poll itself, that wait would be added to every interval, and a source
-    set to 5 s would be polled every 5.5 s or so. A poll that ran later than
-    that (a busy or restarted worker, a takeover) gives up only ``catch_up_s``
-    of its lateness, so polls never bunch up to make up for lost time.
+    A source in its rhythm is polled again ``delay`` after the moment the
+    poll was due rather than the moment it ran, as long as it ran at most
+    ``catch_up_s`` late. A due poll waits for the scheduler's next tick and
+    for its turn on the polls topic; counted from the poll itself, that wait
+    would be added to every interval, and a source set to 5 s would be
+    polled every 5.5 s or so.
+
+    A source without a rhythm (``due`` None: its first successful poll, or
+    one that came back early for waiting work) and a poll that ran later than
+    ``catch_up_s`` (a busy or restarted worker, a takeover) start a new
+    rhythm at the source's ``phase`` of its ``period``, at least half a
+    period and ``min_s`` from now. Polls never bunch up to make up for lost
+    time, and sources that start a rhythm together (registered at once,
+    taken over at once) are spread over the period instead of polled in step.
     """
-    if due is None:
-        return now + delay
-    late = min(max(now - due, 0.0), catch_up_s, delay / 2)
-    return now + delay - late
+    if due is not None and now - due <= catch_up_s:
+        late = min(max(now - due, 0.0), delay / 2)
+        return now + delay - late
+    return on_phase(now + max(period / 2, min_s), period, phase)
 
 
 def adapt(factor: float, *, found_new: bool, lo: float, hi: float) -> float:

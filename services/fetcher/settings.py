@@ -97,6 +97,15 @@ class FetcherSettings(BaseSettings):
         le=0.5,
         description="± share of an interval added at random so polls do not align",
     )
+    first_poll_within_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "a new source is first polled within this long of its registration (or within its "
+            "interval if shorter), at a moment of its own, so sources registered together are "
+            "not polled in step"
+        ),
+    )
     adaptive: bool = Field(
         default=True, description="poll sources that publish often more often, quiet ones less"
     )

@@ -1,10 +1,23 @@
-"""Poll scheduling: intervals within bounds, hints honoured, failures backed off."""
+"""Poll scheduling: intervals within bounds, hints honoured, failures backed off, phases spread."""
 
 import random
+from collections import Counter
 
 import pytest
 
-from services.fetcher.schedule import InFlight, backoff_delay, next_delay, next_poll_at
+from services.fetcher.schedule import (
+    InFlight,
+    backoff_delay,
+    first_poll_at,
+    next_delay,
+    next_poll_at,
+    on_phase,
+    phase_of,
+)
+
+# What the fetcher passes for a poll due now: a tick of 0.5 s and the polls
+# topic's round trip may make it up to 0.75 s late and it keeps its rhythm.
+RHYTHM = {"catch_up_s": 0.75, "min_s": 1.0}
 
 
 def test_interval_is_kept_within_bounds_and_jittered() -> None:
@@ -37,22 +50,100 @@ def test_jitter_keeps_the_mean_interval_and_bounds_the_longest() -> None:
 
 def test_a_poll_late_for_its_tick_does_not_push_the_next_one_back() -> None:
     # Due at 100, run at 100.4 (waiting for the tick): the next is due at 105.
-    assert next_poll_at(100.4, 100.0, 5.0, catch_up_s=0.7) == 105.0
+    assert next_poll_at(100.4, 100.0, 5.0, period=5.0, phase=0.3, **RHYTHM) == 105.0
     # A rhythm of polls each 0.4 s late keeps the configured mean interval.
     due, runs = 0.0, []
     for _ in range(100):
         runs.append(due + 0.4)
-        due = next_poll_at(due + 0.4, due, 5.0, catch_up_s=0.7)
+        due = next_poll_at(due + 0.4, due, 5.0, period=5.0, phase=0.3, **RHYTHM)
     assert (runs[-1] - runs[0]) / (len(runs) - 1) == pytest.approx(5.0)
+    # Never more than half a (jittered, short) delay is made up.
+    assert next_poll_at(100.7, 100.0, 1.0, period=1.0, phase=0.3, **RHYTHM) == 101.2
+    assert next_poll_at(99.0, 100.0, 5.0, period=5.0, phase=0.3, **RHYTHM) == 104.0  # run early
 
 
-def test_a_very_late_poll_starts_a_new_rhythm_without_a_burst() -> None:
-    # Ran 30 s late (a takeover): only catch_up_s of it is made up.
-    assert next_poll_at(130.0, 100.0, 5.0, catch_up_s=0.7) == pytest.approx(134.3)
-    # Never more than half an interval, and never later than the delay.
-    assert next_poll_at(101.0, 100.0, 1.0, catch_up_s=0.7) == 101.5
-    assert next_poll_at(100.0, None, 5.0, catch_up_s=0.7) == 105.0
-    assert next_poll_at(99.0, 100.0, 5.0, catch_up_s=0.7) == 104.0  # forced early: from now
+def test_a_very_late_poll_starts_a_new_rhythm_at_its_phase_without_a_burst() -> None:
+    # Ran 30 s late (a takeover): the next poll is at the source's phase,
+    # at least half an interval away, at most one and a half.
+    at = next_poll_at(130.0, 100.0, 5.0, period=5.0, phase=0.3, **RHYTHM)
+    assert at == pytest.approx(136.5)
+    at = next_poll_at(130.0, 100.0, 5.0, period=5.0, phase=0.9, **RHYTHM)
+    assert at == pytest.approx(134.5)
+    # No rhythm yet (a first success): the same.
+    assert next_poll_at(130.0, None, 5.0, period=5.0, phase=0.9, **RHYTHM) == pytest.approx(134.5)
+    # Never sooner than min_s, whatever the period.
+    at = next_poll_at(130.0, None, 1.0, period=1.0, phase=0.2, catch_up_s=0.75, min_s=2.0)
+    assert at == pytest.approx(132.2)
+
+
+def test_a_sources_phase_is_stable_and_phases_spread_evenly() -> None:
+    assert phase_of("lakeside-wire") == phase_of("lakeside-wire")  # any worker, any restart
+    assert phase_of("lakeside-wire") != phase_of("lakeside-wire2")
+    phases = [phase_of(f"feed-{n}") for n in range(10_000)]
+    assert all(0.0 <= p < 1.0 for p in phases)
+    tenths = Counter(int(p * 10) for p in phases)
+    assert set(tenths) == set(range(10))
+    assert all(900 <= n <= 1100 for n in tenths.values()), tenths
+
+
+def test_on_phase_is_the_first_moment_of_the_phase_not_before_the_earliest() -> None:
+    rng = random.Random(3)
+    for _ in range(10_000):
+        earliest = rng.uniform(1.7e9, 1.8e9)
+        period, phase = rng.choice([1.0, 5.0, 60.0, 300.0, 86_400.0]), rng.random()
+        at = on_phase(earliest, period, phase)
+        assert earliest <= at < earliest + period
+        cycles = at / period - phase
+        assert abs(cycles - round(cycles)) < 1e-6
+    # A moment that is on the phase already is kept, not put off a period.
+    slot = (345_678_901 + 0.25) * 5.0
+    assert on_phase(slot, 5.0, 0.25) == slot
+
+
+def test_a_new_source_is_first_polled_within_its_interval_or_the_window() -> None:
+    for n in range(200):
+        phase = phase_of(f"s{n}")
+        assert 1000.0 <= first_poll_at(1000.0, 5.0, phase, within_s=60) < 1005.0
+        assert 1000.0 <= first_poll_at(1000.0, 3600.0, phase, within_s=60) < 1060.0
+
+
+def _polls(ids: list[str], *, registered_at: float, interval: float, until: float) -> list[float]:
+    """When each source is polled, its polls each starting 0.3 s after they fell due."""
+    runs = []
+    for source_id in ids:
+        phase = phase_of(source_id)
+        due: float | None = None
+        at = first_poll_at(registered_at, interval, phase, within_s=60)
+        while at < until:
+            now = at + 0.3
+            runs.append(now)
+            at = next_poll_at(now, due, interval, period=interval, phase=phase, **RHYTHM)
+            due = at
+    return runs
+
+
+def test_sources_registered_together_are_polled_spread_over_their_interval() -> None:
+    ids = [f"live-{n}" for n in range(50)]
+    runs = _polls(ids, registered_at=1000.0, interval=5.0, until=1120.0)
+    # Every source is polled every 5 s: 24 polls each in those two minutes.
+    assert len(runs) == 50 * 24
+    # Each half second of the interval sees a tenth of the sources (5 of
+    # them on average), never all 50 at once as when they polled in step.
+    per_slot = Counter(int((t % 5.0) * 2) for t in runs)
+    assert max(per_slot.values()) <= 12 * 24, per_slot
+    # The same sources registered at another moment keep the same phases.
+    later = _polls(ids, registered_at=1333.3, interval=5.0, until=1453.3)
+    assert sorted(round(t % 5.0, 6) for t in later) == sorted(round(t % 5.0, 6) for t in runs)
+
+
+def test_sources_taken_over_together_are_spread_again() -> None:
+    # 50 sources that polled in step (all due at 100), and a worker that
+    # takes them over 30 s later and polls them all at once.
+    phases = [phase_of(f"live-{n}") for n in range(50)]
+    nexts = [next_poll_at(130.0, 100.0, 5.0, period=5.0, phase=p, **RHYTHM) for p in phases]
+    assert all(132.5 <= t < 137.5 for t in nexts)
+    per_second = Counter(int(t) for t in nexts)
+    assert max(per_second.values()) <= 20, per_second
 
 
 def test_one_poll_of_a_source_at_a_time_and_lost_requests_asked_again() -> None:

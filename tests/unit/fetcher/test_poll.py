@@ -11,6 +11,7 @@ import pytest
 from services.fetcher import fetch
 from services.fetcher.app import http_client
 from services.fetcher.fetch import poll_source
+from services.fetcher.schedule import on_phase, phase_of
 from services.fetcher.settings import FetcherSettings
 from shared.http import HttpClient
 from shared.models import FeedSource
@@ -229,7 +230,9 @@ async def test_quiet_sources_are_polled_less_and_busy_ones_more(
         out = await poll_source(_source(url), state, client, SETTINGS, seen=seen, now=0.0)
         state, seen = out.state, out.seen or seen
         delays.append(state["next_poll_at"])
-    assert delays == [60, 45, 33.75]  # first poll sets the pace; new items bring polls closer
+    # The first poll starts the source's rhythm at its phase of the interval;
+    # new items then bring polls closer.
+    assert delays == [on_phase(30.0, 60.0, phase_of("s1")), 45, 33.75]
     for _ in range(3):  # nothing new: the interval grows again
         out = await poll_source(_source(url), state, client, SETTINGS, seen=seen, now=0.0)
         state = out.state
@@ -242,9 +245,47 @@ async def test_a_poll_that_waited_for_its_tick_keeps_the_sources_rhythm(
     url = site.route("/feed.xml", static(rss()))
     settings = SETTINGS.model_copy(update={"adaptive": False})
     first = await poll_source(_source(url), None, client, settings, now=1000.0)
-    assert first.state["next_poll_at"] == 1060.0 and first.state["interval_s"] == 60.0
+    due = first.state["next_poll_at"]
+    assert 1030.0 <= due < 1090.0 and first.state["interval_s"] == 60.0
     # Run 0.3 s after it was due (the scheduler's tick, the polls topic): the
     # next poll is still due a whole interval after the last was due.
-    second = await poll_source(_source(url), first.state, client, settings, now=1060.3)
-    assert second.state["next_poll_at"] == pytest.approx(1120.0)
+    second = await poll_source(_source(url), first.state, client, settings, now=due + 0.3)
+    assert second.state["next_poll_at"] == pytest.approx(due + 60.0)
     assert second.state["interval_s"] == 60.0
+
+
+async def test_sources_polled_together_first_go_on_at_their_own_phases(
+    site: Site, client: HttpClient
+) -> None:
+    url = site.route("/feed.xml", static(rss()))
+    settings = SETTINGS.model_copy(update={"adaptive": False})
+    nexts = []
+    for n in range(20):
+        source = FeedSource(id=f"feed-{n}", kind="rss", url=url, interval_s=60)
+        out = await poll_source(source, None, client, settings, now=1000.0)
+        nexts.append(out.state["next_poll_at"] % 60.0)
+        assert out.state["next_poll_at"] == on_phase(1030.0, 60.0, phase_of(source.id))
+    # Polled at the same moment, they are next polled at 20 different moments.
+    assert len({round(t, 3) for t in nexts}) == 20
+
+
+async def test_a_source_back_from_failures_starts_a_new_rhythm_at_its_phase(
+    site: Site, client: HttpClient
+) -> None:
+    feed = {"status": 200}
+
+    async def handler(request: Any) -> Any:
+        return await static(rss(), status=feed["status"])(request)
+
+    url = site.route("/feed.xml", handler)
+    settings = SETTINGS.model_copy(update={"adaptive": False})
+    ok = await poll_source(_source(url), None, client, settings, now=1000.0)
+    feed["status"] = 500
+    due = ok.state["next_poll_at"]
+    failed = await poll_source(_source(url), ok.state, client, settings, now=due)
+    assert failed.state["failures"] == 1
+    back_at = failed.state["next_poll_at"]  # the backoff's moment, not the phase's
+    feed["status"] = 200
+    back = await poll_source(_source(url), failed.state, client, settings, now=back_at)
+    assert back.state["failures"] == 0
+    assert back.state["next_poll_at"] == on_phase(back_at + 30.0, 60.0, phase_of("s1"))
