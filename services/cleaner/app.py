@@ -1,4 +1,4 @@
-"""Wiring of the cleaner: news.raw → clean() in child processes → news.clean."""
+"""Wiring of the cleaner: news.raw → clean_message() in child processes → news.clean."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from typing import Any
 import faust
 from faust.types import EventT, StreamT
 
-from services.cleaner.extract import clean
+from services.cleaner.extract import clean_message
 from services.cleaner.pool import TimeboxedPool
 from services.cleaner.settings import CleanerSettings
 from shared import codec
 from shared.exceptions import PoisonMessage
 from shared.kafka import Emitter, batches, make_app, raw_topic
 from shared.metrics import metrics_for
-from shared.models import CleanArticle, RawArticle
+from shared.models import RawArticle
 
 STAGE = "cleaner"
 
@@ -42,32 +42,29 @@ def build(settings: CleanerSettings) -> faust.App:
     source = raw_topic(app, topics.raw)
     sink = raw_topic(app, topics.clean)
     deadletter = raw_topic(app, topics.deadletter)
-    pool: TimeboxedPool[RawArticle, CleanArticle] = TimeboxedPool(
-        clean,
+    # Pages cross to the extraction processes as the bytes Kafka gave and come
+    # back as the bytes to produce: decoding and encoding happen there.
+    pool: TimeboxedPool[bytes | None, tuple[str, bytes]] = TimeboxedPool(
+        clean_message,
         settings.processes,
         settings.page_timeout_s,
         # Looked up per call: the worker attaches the stage's metrics after build().
         on_replace=lambda why: metrics_for(app).error(f"extraction-pool-{why}"),
+        warm_up=codec.encode(_WARM_UP),
     )
 
     @app.task  # type: ignore[untyped-decorator]  # Faust's decorators are untyped
-    async def warm_up() -> None:
-        await pool.warm_up(_WARM_UP)
+    async def start_extraction() -> None:
+        await pool.start()
 
     @app.agent(source)
     async def clean_pages(stream: StreamT[bytes]) -> None:
         async for events in batches(stream, settings.batch_size, settings.batch_within_s):
             emitter = Emitter(app, STAGE, deadletter)
-            decoded: list[tuple[EventT[Any], RawArticle]] = []
-            for event in events:
-                try:
-                    decoded.append((event, codec.decode(RawArticle, event.value)))
-                except PoisonMessage as exc:
-                    await emitter.dead_letter(event, exc)
-            results = await pool.map([raw for _, raw in decoded])
-            for (event, _), result in zip(decoded, results, strict=True):
-                if isinstance(result, CleanArticle):
-                    await emitter.send(sink, result.id, result)
+            results = await pool.map([_value(event) for event in events])
+            for event, result in zip(events, results, strict=True):
+                if isinstance(result, tuple):
+                    await emitter.send_bytes(sink, *result)
                 elif isinstance(result, PoisonMessage):
                     await emitter.dead_letter(event, result)
                 else:
@@ -76,3 +73,8 @@ def build(settings: CleanerSettings) -> faust.App:
             await emitter.confirm()
 
     return app
+
+
+def _value(event: EventT[Any]) -> bytes | None:
+    value = event.value
+    return value if isinstance(value, bytes) else None

@@ -46,12 +46,13 @@ from services.cleaner.metadata import (
     guessed_authors,
     plausible_date,
 )
+from shared import codec
 from shared.exceptions import PoisonMessage
 from shared.models import CleanArticle, RawArticle
 from shared.text import join_paragraphs, normalise, word_count
 from shared.urls import article_id, canonical_url
 
-__all__ = ["DEFAULT_MAX_BYTES", "EXTRACTOR_VERSION", "MAX_DEPTH", "clean"]
+__all__ = ["DEFAULT_MAX_BYTES", "EXTRACTOR_VERSION", "MAX_DEPTH", "clean", "clean_message"]
 
 # Our own part of ``extractor_version``; bump when clean()'s output changes.
 EXTRACTOR_VERSION = "1.0"
@@ -219,6 +220,18 @@ def clean(raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CleanArticl
         raise PoisonMessage("malformed-html", f"too deeply nested to extract: {exc}") from exc
     except Exception as exc:  # a library bug on one page must not stop the stream
         raise PoisonMessage("extractor-error", f"{type(exc).__name__}: {exc}") from exc
+
+
+def clean_message(value: bytes | None) -> tuple[str, bytes]:
+    """``clean`` from wire to wire: a ``RawArticle`` message in, ``(id, CleanArticle message)`` out.
+
+    What the cleaner's extraction processes run, so only bytes cross the
+    process boundary and the worker neither decodes nor encodes a page.
+    Raises ``PoisonMessage`` for input the codec refuses (``invalid-message``,
+    ``unsupported-schema``) and for every page ``clean`` refuses.
+    """
+    article = clean(codec.decode(RawArticle, value))
+    return article.id, codec.encode(article)
 
 
 def _clean_body(raw: RawArticle, body: _Body) -> CleanArticle:

@@ -2,22 +2,31 @@
 
 Extraction is CPU-bound; running it in the worker's event loop would starve
 the Kafka heartbeats. A page that exceeds the cap cannot be interrupted inside
-a thread, so the whole pool is replaced and the pages that shared it are run
-again (they were not at fault).
+the process (the parsers are C and Rust), so its process is killed and
+replaced, and the pages queued behind it run in the new one (they were not at
+fault).
+
+Each child has a pipe of its own: a batch goes to it as one message, and the
+child sends each page's result back as soon as it has it. The cap runs from
+the previous result (or the batch's arrival) to this one, which is exactly
+the time the child spent on the page. One message per batch instead of a
+task per page: ``concurrent.futures.ProcessPoolExecutor`` cost the worker
+about 150 µs of CPU per page in queue threads and thread hand-offs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, Generic, TypeVar
 
 from shared.exceptions import PoisonMessage
@@ -29,16 +38,73 @@ log = logging.getLogger(__name__)
 # Crashes of the extraction process while a page was running before the page
 # is blamed: one could be bad luck (the OOM killer, an operator), three are not.
 _MAX_CRASHES = 3
+# Longest wait for a new child to start and run its warm-up page; imports and
+# model loading take 1-3 s on a busy host. A child slower than this is replaced.
+_START_TIMEOUT_S = 120.0
+# How often a child checks that its worker still lives.
+_PARENT_CHECK_S = 1.0
 
 A = TypeVar("A")
 R = TypeVar("R")
+
+_READY = "ready"
+_EOF = object()
+
+
+class _Child:
+    """One extraction process and the worker's end of its pipe."""
+
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.ready = False
+        self.closed = False
+        asyncio.get_running_loop().add_reader(conn.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            while self.conn.poll():
+                self.inbox.put_nowait(self.conn.recv())
+        except (EOFError, OSError):
+            self._closed()
+        except Exception as exc:  # a result that cannot be unpickled here
+            self.inbox.put_nowait((False, RuntimeError(f"unreadable result: {exc!r}")))
+
+    def _closed(self) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(self.conn.fileno())
+        self.inbox.put_nowait(_EOF)
+
+    async def receive(self, timeout_s: float) -> Any:
+        """The child's next message, ``_EOF`` once it is gone; ``TimeoutError`` past the cap."""
+        if not self.inbox.empty():
+            return self.inbox.get_nowait()
+        return await asyncio.wait_for(self.inbox.get(), timeout_s)
+
+    def alive(self) -> bool:
+        return not self.closed and self.process.is_alive()
+
+    def stop(self) -> None:
+        """Kill the process now and release its pipe."""
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(self.conn.fileno())
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+        with contextlib.suppress(ValueError):
+            self.process.close()
 
 
 class TimeboxedPool(Generic[A, R]):
     """Runs ``func(arg)`` in ``processes`` child processes, each call capped at ``timeout_s``.
 
-    ``on_replace(kind)`` hears of every replacement of the pool, with why
-    (``timeout`` or ``broken``), for the worker's error metrics.
+    Each new child runs ``func(warm_up)`` (errors ignored) before its first
+    page, outside any page's cap, so imports and lazy model loading never
+    count against a page. ``on_replace(kind)`` hears of every replacement of
+    a child, with why (``timeout``, ``crashed``, or ``broken``: it died while
+    idle), for the worker's error metrics.
     """
 
     def __init__(
@@ -47,41 +113,72 @@ class TimeboxedPool(Generic[A, R]):
         processes: int,
         timeout_s: float,
         on_replace: Callable[[str], None] = lambda kind: None,
+        warm_up: A | None = None,
     ) -> None:
         self._func = func
         self._processes = processes
         self._timeout_s = timeout_s
         self._on_replace = on_replace
-        self._pool = self._new_pool()
+        self._warm_up = warm_up
+        self._children: list[_Child | None] = [None] * processes
+        self._lock: asyncio.Lock | None = None
 
-    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+    def _spawn(self) -> _Child:
         # Children come from a fork server, not a fork of the worker: a forked
         # child would share the worker's event-loop signal wakeup fd, so a
-        # SIGTERM the pool sends its children when it breaks would reach the
-        # worker's loop as its own and stop the worker. The server preloads
-        # the function's module, so children start with it imported.
+        # signal sent to it would reach the worker's loop as its own. The
+        # server preloads the function's module, so children start with it
+        # imported.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([self._func.__module__])
-        return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self._processes,
-            mp_context=context,
-            initializer=_exit_with,
-            initargs=(os.getpid(),),
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve,
+            args=(theirs, self._func, self._warm_up, os.getpid()),
+            name="extraction",
+            daemon=True,
         )
+        process.start()
+        theirs.close()
+        return _Child(process, ours)
 
-    async def warm_up(self, arg: A) -> None:
-        """Start the children and import what they need, outside any page's time cap.
+    async def _ready_child(self, slot: int) -> _Child:
+        """The child of ``slot``, started (or replaced, if it died idle) and warmed up."""
+        child = self._children[slot]
+        if child is not None and not child.alive():
+            self._replace(slot, "broken")
+            child = None
+        while child is None or not child.ready:
+            if child is None:
+                child = self._children[slot] = self._spawn()
+            try:
+                message = await child.receive(_START_TIMEOUT_S)
+            except TimeoutError:
+                message = _EOF
+            if message == _READY:
+                child.ready = True
+            else:
+                self._replace(slot, "broken")
+                child = None
+        return child
 
-        A pool replaced meanwhile (a page timed out) takes its warm-up with it;
-        that is no failure, the next pool warms up on its first pages.
-        """
-        loop = asyncio.get_running_loop()
-        futures = [
-            loop.run_in_executor(self._pool, _ignore_errors, self._func, arg)
-            for _ in range(self._processes)
-        ]
-        with contextlib.suppress(BrokenProcessPool, concurrent.futures.CancelledError):
-            await asyncio.gather(*futures)
+    def _replace(self, slot: int, why: str) -> None:
+        log.warning("replacing extraction process", extra={"slot": slot, "why": why})
+        self._on_replace(why)
+        child, self._children[slot] = self._children[slot], None
+        if child is not None:
+            child.stop()
+
+    def _guard(self) -> asyncio.Lock:
+        # Created on first use, inside the worker's running loop.
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def start(self) -> None:
+        """Start every child and wait until each ran its warm-up page."""
+        async with self._guard():
+            await asyncio.gather(*(self._ready_child(slot) for slot in range(self._processes)))
 
     async def map(self, args: Sequence[A]) -> list[R | BaseException]:
         """``func`` over ``args`` in order: each slot holds a result or the exception raised.
@@ -91,82 +188,104 @@ class TimeboxedPool(Generic[A, R]):
         died yields :class:`PoisonMessage` (reason ``extractor-crashed``)
         instead of being tried for ever.
         """
-        results: list[R | BaseException | None] = [None] * len(args)
-        crashes = [0] * len(args)
-        todo = list(range(len(args)))
+        results: list[Any] = [_EOF] * len(args)
+        # Each child takes an even, contiguous share of the batch.
+        share = -(-len(args) // self._processes) or 1
+        shares = [list(range(i, min(i + share, len(args)))) for i in range(0, len(args), share)]
+        async with self._guard():
+            await asyncio.gather(
+                *(self._run(slot, args, todo, results) for slot, todo in enumerate(shares))
+            )
+        return results
+
+    async def _run(self, slot: int, args: Sequence[A], todo: list[int], results: list[Any]) -> None:
+        """Pages ``todo`` through the child of ``slot``, in order, replacing it when it fails."""
+        crashes = 0
         while todo:
-            broken = await self._round(args, todo, results)
-            if broken == "crashed":
-                self._blame(todo, results, crashes)
-            if broken is not None:
-                self._replace_pool(broken)
-            todo = [i for i in todo if results[i] is None]
-        return [r for r in results if r is not None]
-
-    async def _round(
-        self, args: Sequence[A], todo: list[int], results: list[R | BaseException | None]
-    ) -> str | None:
-        """Run ``todo`` on the current pool; why the pool must go, if it must."""
-        loop = asyncio.get_running_loop()
-        futures: dict[int, asyncio.Future[R]] = {}
-        try:
-            for i in todo:
-                futures[i] = loop.run_in_executor(self._pool, self._func, args[i])
-        except BrokenProcessPool:  # it died before this round: no page's fault
-            _abandon(futures)
-            return "broken"
-        for i, fut in futures.items():
+            child = await self._ready_child(slot)
             try:
-                results[i] = await asyncio.wait_for(asyncio.shield(fut), self._timeout_s)
-            except TimeoutError:
-                results[i] = PoisonMessage(
-                    "timeout", f"extraction took longer than {self._timeout_s:g} s"
-                )
-                _abandon(futures)
-                return "timeout"
-            except BrokenProcessPool:
-                _abandon(futures)
-                return "crashed"
-            except Exception as exc:  # the function's own failure, kept per page
-                results[i] = exc
-        return None
+                child.conn.send([args[i] for i in todo])
+            except (BrokenPipeError, ConnectionResetError):  # died since: no page's fault
+                self._replace(slot, "broken")
+                continue
+            while todo:
+                try:
+                    message = await child.receive(self._timeout_s)
+                except TimeoutError:
+                    results[todo.pop(0)] = PoisonMessage(
+                        "timeout", f"extraction took longer than {self._timeout_s:g} s"
+                    )
+                    crashes = 0
+                    self._replace(slot, "timeout")
+                    break
+                if message is _EOF:
+                    crashes += 1
+                    if crashes >= _MAX_CRASHES:
+                        results[todo.pop(0)] = PoisonMessage(
+                            "extractor-crashed",
+                            f"the extraction process died {crashes} times on it",
+                        )
+                        crashes = 0
+                    self._replace(slot, "crashed")
+                    break
+                _, value = message  # a result, or the exception the page raised
+                results[todo.pop(0)] = value
+                crashes = 0
 
-    def _blame(
-        self, todo: list[int], results: list[R | BaseException | None], crashes: list[int]
-    ) -> None:
-        """Count a crash against the pages that were running (the first unfinished ones)."""
-        running = [i for i in todo if results[i] is None][: self._processes]
-        for i in running:
-            crashes[i] += 1
-            if crashes[i] >= _MAX_CRASHES:
-                results[i] = PoisonMessage(
-                    "extractor-crashed", f"the extraction process died {crashes[i]} times on it"
-                )
-
-    def _replace_pool(self, why: str) -> None:
-        log.warning("replacing extraction pool", extra={"processes": self._processes, "why": why})
-        self._on_replace(why)
-        old = self._pool
-        for proc in list(getattr(old, "_processes", {}).values()):
-            proc.kill()
-        old.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool()
+    def pids(self) -> list[int]:
+        """The process ids of the running children."""
+        return [c.process.pid for c in self._children if c is not None and c.process.pid]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop every child now."""
+        for slot, child in enumerate(self._children):
+            if child is not None:
+                child.stop()
+                self._children[slot] = None
 
 
-# How often a child checks that its worker still lives.
-_PARENT_CHECK_S = 1.0
+def _serve(conn: Connection, func: Callable[[Any], Any], warm_up: Any, worker_pid: int) -> None:
+    """A child's life: warm up, then run each batch that comes, one result per page."""
+    _exit_with(worker_pid)
+    if warm_up is not None:
+        # Warm-up input may be rejected; the imports it caused are what counts.
+        with contextlib.suppress(Exception):
+            func(warm_up)
+    conn.send(_READY)
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):  # the worker closed the pool or is gone
+            os._exit(0)
+        for arg in batch:
+            try:
+                reply: tuple[bool, Any] = (True, func(arg))
+            except Exception as exc:  # the function's own failure, kept per page
+                reply = (False, _portable(exc))
+            try:
+                conn.send(reply)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                conn.send((False, RuntimeError(f"result not picklable: {exc!r}")))
+            except (BrokenPipeError, ConnectionResetError):
+                os._exit(0)
+
+
+def _portable(exc: Exception) -> Exception:
+    """``exc``, or a plain stand-in if it would not survive the trip to the worker."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _exit_with(worker_pid: int) -> None:
-    """Pool initializer: end this child when the worker that uses it is gone.
+    """End this child when the worker that uses it is gone.
 
-    A worker killed outright (SIGKILL, the OOM killer) cannot shut its pool
-    down, and the children, waiting on their task queue, would outlive it; and
-    each holds the fork server alive too. A daemon thread checks the worker's
-    pid and ends the child once it is gone.
+    A worker killed outright (SIGKILL, the OOM killer) cannot stop its
+    children; an idle child sees its pipe close, but one busy on a page would
+    run on, and each holds the fork server alive too. A daemon thread checks
+    the worker's pid and ends the child once it is gone.
     """
 
     def watch() -> None:
@@ -180,21 +299,3 @@ def _exit_with(worker_pid: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-worker", daemon=True).start()
-
-
-def _abandon(futures: dict[int, asyncio.Future[Any]]) -> None:
-    for fut in futures.values():
-        # Futures left behind by a dead pool: retrieve their errors so asyncio
-        # does not report them as lost.
-        fut.add_done_callback(_swallow)
-
-
-def _swallow(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled():
-        fut.exception()
-
-
-def _ignore_errors(func: Callable[[A], R], arg: A) -> None:
-    # Warm-up input may be rejected; the imports it caused are what counts.
-    with contextlib.suppress(Exception):
-        func(arg)

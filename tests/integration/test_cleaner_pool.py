@@ -15,9 +15,9 @@ import asyncio, sys, time
 from services.cleaner.pool import TimeboxedPool
 
 async def main():
-    pool = TimeboxedPool(len, 2, 5.0)
-    await pool.warm_up("x")
-    print(" ".join(str(p) for p in pool._pool._processes), flush=True)
+    pool = TimeboxedPool(len, 2, 5.0, warm_up="x")
+    await pool.start()
+    print(" ".join(str(p) for p in pool.pids()), flush=True)
     time.sleep(600)
 
 asyncio.run(main())

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.cleaner.extract import DEFAULT_MAX_BYTES, clean
+from services.cleaner.extract import DEFAULT_MAX_BYTES, clean, clean_message
+from shared import codec
 from shared.exceptions import PoisonMessage
+from shared.models import CleanArticle
 from shared.text import normalise
 from shared.urls import article_id, canonical_url
 from tests.unit.cleaner.pages import (
@@ -320,3 +322,33 @@ def test_json_ld_article_body_is_the_last_resort_and_keeps_its_paragraphs() -> N
     article = clean(raw_page(page))
     assert article.extractor == "newsflow+json-ld"
     assert article.text == ARTICLE_TEXT
+
+
+def test_clean_message_is_clean_from_wire_to_wire() -> None:
+    raw = raw_page(FULL_PAGE)
+    key, value = clean_message(codec.encode(raw))
+    assert codec.decode(CleanArticle, value) == clean(raw)
+    assert key == clean(raw).id
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "invalid-message"),
+        (b"{not json", "invalid-message"),
+        (b'{"schema_version": 9}', "invalid-message"),
+    ],
+)
+def test_clean_message_refuses_what_the_codec_refuses(value: bytes | None, reason: str) -> None:
+    with pytest.raises(PoisonMessage) as caught:
+        clean_message(value)
+    assert caught.value.reason == reason
+
+
+def test_clean_message_keeps_the_reason_clean_gives() -> None:
+    raw = raw_page("<html><body><nav>Home</nav></body></html>")
+    with pytest.raises(PoisonMessage) as caught:
+        clean(raw)
+    with pytest.raises(PoisonMessage) as again:
+        clean_message(codec.encode(raw))
+    assert again.value.reason == caught.value.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from services.cleaner.pool import TimeboxedPool
@@ -14,6 +15,8 @@ def _work(arg: str) -> str:
         os._exit(1)  # what a segfault in a parser looks like from outside
     if arg == "slow":
         time.sleep(5)
+    if arg == "nap":
+        time.sleep(0.4)
     if arg == "bad":
         raise ValueError("bad page")
     return arg.upper()
@@ -45,15 +48,17 @@ async def test_a_page_that_kills_its_process_is_blamed_after_three_crashes() -> 
 
 
 async def test_a_pool_killed_from_outside_is_replaced_without_blame() -> None:
-    pool: TimeboxedPool[str, str] = TimeboxedPool(_work, 1, 10.0)
+    replaced: list[str] = []
+    pool: TimeboxedPool[str, str] = TimeboxedPool(_work, 1, 10.0, on_replace=replaced.append)
     try:
         assert await pool.map(["warm"]) == ["WARM"]
-        for proc in list(pool._pool._processes.values()):  # type: ignore[attr-defined]
-            proc.kill()
+        for pid in pool.pids():
+            os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         assert await pool.map(["x", "y"]) == ["X", "Y"]
     finally:
         pool.close()
+    assert replaced == ["broken"]
 
 
 def _reject(arg: str) -> str:
@@ -69,3 +74,39 @@ async def test_a_rejected_page_keeps_its_reason_and_the_pool() -> None:
         pool.close()
     assert isinstance(results[0], PoisonMessage) and results[0].reason == "no-text"
     assert replaced == []
+
+
+async def test_the_cap_is_per_page_not_per_batch() -> None:
+    # A batch goes to the child in one message; each page still gets the whole cap.
+    pool: TimeboxedPool[str, str] = TimeboxedPool(_work, 1, 1.0)
+    try:
+        assert await pool.map(["nap"] * 4) == ["NAP"] * 4
+    finally:
+        pool.close()
+
+
+async def test_warm_up_runs_in_each_new_child_outside_the_cap() -> None:
+    replaced: list[str] = []
+    pool: TimeboxedPool[str, str] = TimeboxedPool(
+        _work, 1, 0.3, on_replace=replaced.append, warm_up="nap"
+    )
+    try:
+        assert await pool.map(["a"]) == ["A"]
+        results = await pool.map(["slow", "b"])  # the replacement warms up again
+    finally:
+        pool.close()
+    assert isinstance(results[0], PoisonMessage) and results[1] == "B"
+    assert replaced == ["timeout"]
+
+
+async def test_several_children_keep_the_order() -> None:
+    pool: TimeboxedPool[str, str] = TimeboxedPool(_work, 2, 10.0)
+    try:
+        await pool.start()
+        assert len(pool.pids()) == 2
+        words = [f"w{n}" for n in range(11)]
+        results = await pool.map([*words, "bad"])
+        assert await pool.map([]) == []
+    finally:
+        pool.close()
+    assert results[:11] == [w.upper() for w in words] and isinstance(results[11], ValueError)
