@@ -46,6 +46,12 @@ _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 # for a compacted changelog that every `feeds list` reads whole.
 _MAX_ERROR_CHARS = 500
 
+# A page that failed transiently (timeout, 5xx) is tried again this long
+# after at the soonest, later if its server said Retry-After: so that its
+# max_item_attempts span a server's blip of some seconds. It used to follow
+# from min_interval_s, whose 10 s default was too high a floor for polling.
+_ITEM_RETRY_S = 10.0
+
 # A poll request's trip through the polls topic (produce, fetch, dispatch):
 # tens of milliseconds on a healthy broker, a quarter second with room to spare.
 _POLL_DISPATCH_S = 0.25
@@ -229,7 +235,7 @@ async def _succeeded(
                 attempts[item.key] = tries
                 deferred = True
                 put_off.append(item)
-                retry_after = max(retry_after, got.retry_after_s or 0.0)
+                retry_after = max(retry_after, got.retry_after_s or _ITEM_RETRY_S)
                 continue
             outcome.item_errors.append(
                 ItemError(item, got.reason, f"{got} (after {tries} attempts)")

@@ -86,7 +86,12 @@ class FetcherSettings(BaseSettings):
         ge=1,
         description="tries of a page that fails transiently (timeouts, 5xx) before dead-lettering",
     )
-    min_interval_s: float = Field(default=10.0, gt=0, description="no source is polled more often")
+    # A floor against mistakes (an interval of 0.01 s) and against adaptive
+    # polling, not a policy: it must stay below any interval an operator sets
+    # on purpose, or it silently stretches it (at 10 s, a source set to 5 s
+    # was polled every 10 s). What protects a site is per-host pacing
+    # (host_min_delay_s, robots.txt Crawl-delay) and conditional requests.
+    min_interval_s: float = Field(default=1.0, gt=0, description="no source is polled more often")
     max_interval_s: float = Field(default=6 * 3600.0, gt=0)
     max_backoff_s: float = Field(
         default=24 * 3600.0, description="failing sources are retried at least this often, forever"

@@ -149,8 +149,8 @@ async def test_a_page_that_fails_transiently_is_retried_then_dead_lettered(
         site.url("/flaky"): 1,
         site.url("/slow"): 1,
     }
-    assert first.state["pending"]  # comes back soon for them
-    assert first.state["next_poll_at"] - first.state["last_poll_at"] == pytest.approx(1)
+    assert first.state["pending"]  # comes back soon for them, though not at once
+    assert first.state["next_poll_at"] - first.state["last_poll_at"] == pytest.approx(10)
     second = await poll_source(_source(url), first.state, client, SETTINGS, seen=first.seen)
     assert {(e.item.url, e.reason) for e in second.item_errors} == {
         (site.url("/flaky"), "http-500"),
