@@ -6,9 +6,10 @@ with one extraction child, as ``newsflow up --workers cleaner=N`` starts them)
 runs a fresh consumer group over the whole backlog. The rate is measured in
 steady state: from the moment every worker of the group reports ready
 (``/readyz``) to the moment the group has committed the whole backlog. Also
-prints the CPU seconds of the workers, of Kafka and Elasticsearch (found by
-their ports) and of the whole machine over the same window, so a slow run can
-be told from a busy machine.
+prints, for each phase, the CPU seconds (and cores) of the workers with their
+extraction processes, of Kafka and Elasticsearch (found by their ports), of
+everything else, how busy the whole machine was and the load average, so a
+slow run can be told from a busy machine.
 
     .venv/bin/python -m bench.scaling.run [--pages 6000]
 
@@ -28,13 +29,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.pipeline.measure import CpuMeter, pid_listening_on, ready
 from bench.pipeline.site import raw_article
 from newsflow.infra import apply_topics
-from newsflow.status import drained, kafka_status, stage_specs
+from newsflow.status import kafka_status, stage_specs
+from newsflow.topicread import partitions_of
 from shared import codec
 from shared.settings import CommonSettings
 
@@ -48,6 +50,7 @@ class Result:
     seconds: float
     rate: float
     cpu: dict[str, float]
+    load: str
 
 
 async def fill(common: CommonSettings, pages: int) -> None:
@@ -95,7 +98,6 @@ def measure(common: CommonSettings, workers: int, pages: int, logs: Path, stamp:
         )
         for i in range(workers)
     ]
-    specs = stage_specs(common, {"cleaner": app_id})
     kafka = pid_listening_on(int(common.kafka_bootstrap.rsplit(":", 1)[1]))
     es = pid_listening_on(int(common.es_url.rsplit(":", 1)[1].rstrip("/")))
     meter = CpuMeter(
@@ -108,20 +110,69 @@ def measure(common: CommonSettings, workers: int, pages: int, logs: Path, stamp:
     try:
         while not _group_ready(common, app_id, workers):
             time.sleep(0.2)
-        started = time.monotonic()
-        meter.start()
-        first = asyncio.run(drained(common, specs)).done
-        while not (state := asyncio.run(drained(common, specs))).drained:
-            time.sleep(0.25)
-        seconds = time.monotonic() - started
-        cpu = meter.stop()
+        done, seconds, cpu = asyncio.run(_watch(common, app_id, meter))
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(30)
-    done = state.done - first
-    return Result(workers, done, round(seconds, 1), round(done / seconds, 1), cpu)
+    return Result(workers, done, round(seconds, 1), round(done / seconds, 1), cpu, _loadavg())
+
+
+async def _watch(
+    common: CommonSettings, group: str, meter: CpuMeter
+) -> tuple[int, float, dict[str, float]]:
+    """Pages the group commits from now until it has committed the whole backlog; seconds; CPU.
+
+    One admin client and one consumer for the whole phase: opening them anew
+    for every look (as ``newsflow status`` does) cost this process 130 ms of
+    CPU each time, a quarter of a core taken from the workers being measured.
+    """
+    topic = common.topics.raw
+    admin = AIOKafkaAdminClient(bootstrap_servers=common.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await partitions_of(common.kafka_bootstrap, topic)]
+        ends = await consumer.end_offsets(tps)
+
+        async def committed() -> int:
+            offsets = await admin.list_consumer_group_offsets(group)
+            return sum(max(offsets[tp].offset, 0) for tp in tps if tp in offsets)
+
+        started = time.monotonic()
+        meter.start()
+        first = await committed()
+        while (now := await committed()) < sum(ends.values()):
+            await asyncio.sleep(0.25)
+        seconds = time.monotonic() - started
+        return now - first, seconds, meter.stop()
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def _loadavg() -> str:
+    """The 1, 5 and 15 minute load averages: other work on a shared host shows here."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def describe(result: Result) -> str:
+    """One phase in words: rate, CPU seconds and cores per process group, machine busy %."""
+    cores = os.cpu_count() or 1
+    busy = result.cpu["machine"] / (result.seconds * cores) * 100
+    per_page = result.cpu["cleaners"] / result.pages * 1000 if result.pages else 0.0
+    groups = ", ".join(
+        f"{name} {cpu_s} s ({cpu_s / result.seconds:.2f} cores)"
+        for name, cpu_s in result.cpu.items()
+        if name != "machine"
+    )
+    return (
+        f"{result.workers} worker(s): {result.pages} pages in {result.seconds} s = "
+        f"{result.rate} pages/s; cleaners {per_page:.2f} ms CPU per page; CPU: {groups}; "
+        f"machine {busy:.0f}% busy of {cores} cores; load average after {result.load}"
+    )
 
 
 async def drop_topics(common: CommonSettings, stamp: int) -> None:
@@ -148,7 +199,8 @@ def main() -> None:
     started = time.monotonic()
     asyncio.run(fill(common, args.pages))
     print(
-        f"backlog: {args.pages} pages on {common.topics.raw} in {time.monotonic() - started:.1f} s"
+        f"backlog: {args.pages} pages on {common.topics.raw} in {time.monotonic() - started:.1f} s;"
+        f" load average before {_loadavg()}"
     )
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as logs:
@@ -156,10 +208,7 @@ def main() -> None:
             for workers in (1, 2):
                 result = measure(common, workers, args.pages, Path(logs), stamp)
                 results.append(result)
-                print(
-                    f"{workers} worker(s): {result.pages} pages in {result.seconds} s = "
-                    f"{result.rate} pages/s; CPU s {result.cpu}"
-                )
+                print(describe(result), flush=True)
         finally:
             asyncio.run(drop_topics(common, stamp))
     speedup = results[1].rate / results[0].rate
