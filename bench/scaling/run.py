@@ -77,7 +77,35 @@ def _group_ready(common: CommonSettings, app_id: str, workers: int) -> bool:
     return len(members) == workers and all(ready(m.metrics_port) for m in members)
 
 
-def measure(common: CommonSettings, workers: int, pages: int, logs: Path, stamp: int) -> Result:
+def server_pids(common: CommonSettings) -> tuple[int | None, int | None]:
+    """The processes of Kafka and Elasticsearch, looked up before any worker starts.
+
+    A lookup skips a process whose sockets change while it reads them, so it
+    can miss a busy Kafka; it is tried a few times, and a miss is said.
+    """
+    ports = {
+        "kafka": int(common.kafka_bootstrap.rsplit(":", 1)[1]),
+        "elasticsearch": int(common.es_url.rsplit(":", 1)[1].rstrip("/")),
+    }
+    found: dict[str, int | None] = {}
+    for name, port in ports.items():
+        for _ in range(5):
+            found[name] = pid = pid_listening_on(port)
+            if pid is not None:
+                break
+            time.sleep(0.2)
+        else:
+            print(f"{name}'s process (port {port}) not found: its CPU counts under others")
+    return found["kafka"], found["elasticsearch"]
+
+
+def measure(
+    common: CommonSettings,
+    workers: int,
+    logs: Path,
+    stamp: int,
+    servers: tuple[int | None, int | None],
+) -> Result:
     """Run ``workers`` cleaners as a fresh group over the backlog; their steady rate."""
     app_id = f"bench-scaling-{stamp}-x{workers}"
     env = {
@@ -98,8 +126,7 @@ def measure(common: CommonSettings, workers: int, pages: int, logs: Path, stamp:
         )
         for i in range(workers)
     ]
-    kafka = pid_listening_on(int(common.kafka_bootstrap.rsplit(":", 1)[1]))
-    es = pid_listening_on(int(common.es_url.rsplit(":", 1)[1].rstrip("/")))
+    kafka, es = servers
     meter = CpuMeter(
         {
             "cleaners": [p.pid for p in procs],
@@ -202,11 +229,12 @@ def main() -> None:
         f"backlog: {args.pages} pages on {common.topics.raw} in {time.monotonic() - started:.1f} s;"
         f" load average before {_loadavg()}"
     )
+    servers = server_pids(common)
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as logs:
         try:
             for workers in (1, 2):
-                result = measure(common, workers, args.pages, Path(logs), stamp)
+                result = measure(common, workers, Path(logs), stamp, servers)
                 results.append(result)
                 print(describe(result), flush=True)
         finally:
