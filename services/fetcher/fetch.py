@@ -282,7 +282,6 @@ async def _succeeded(
         catch_up_s=catch_up,
         period=period,
         phase=phase_of(source.id),
-        min_s=settings.min_interval_s,
     )
     if deferred or result.more:
         # Work is waiting: come back soon, but not before a host said we may.

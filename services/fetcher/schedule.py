@@ -102,7 +102,6 @@ def next_poll_at(
     catch_up_s: float,
     period: float,
     phase: float,
-    min_s: float,
 ) -> float:
     """When to poll next a source that was due at ``due`` and was polled at ``now``.
 
@@ -114,17 +113,20 @@ def next_poll_at(
     polled every 5.5 s or so.
 
     A source without a rhythm (``due`` None: its first successful poll, or
-    one that came back early for waiting work) and a poll that ran later than
-    ``catch_up_s`` (a busy or restarted worker, a takeover) start a new
-    rhythm at the source's ``phase`` of its ``period``, at least half a
-    period and ``min_s`` from now. Polls never bunch up to make up for lost
-    time, and sources that start a rhythm together (registered at once,
-    taken over at once) are spread over the period instead of polled in step.
+    one back from failures or from polls that came early for waiting work)
+    and a poll that ran later than ``catch_up_s`` (a busy or restarted
+    worker, a takeover) start a new rhythm at the source's ``phase`` of its
+    ``period``, never sooner than a poll in rhythm could be: so a source is
+    never polled twice within its interval (less the catch-up), polls never
+    bunch up to make up for lost time, and sources that start a rhythm
+    together (registered at once, taken over at once) are spread over the
+    period instead of polled in step. The price is one longer interval, by
+    up to a period, at such a start.
     """
+    catch_up = min(catch_up_s, delay / 2)
     if due is not None and now - due <= catch_up_s:
-        late = min(max(now - due, 0.0), delay / 2)
-        return now + delay - late
-    return on_phase(now + max(period / 2, min_s), period, phase)
+        return now + delay - min(max(now - due, 0.0), catch_up)
+    return on_phase(now + delay - catch_up, period, phase)
 
 
 def adapt(factor: float, *, found_new: bool, lo: float, hi: float) -> float:

@@ -102,8 +102,12 @@ class FetcherSettings(BaseSettings):
         le=0.5,
         description="± share of an interval added at random so polls do not align",
     )
+    # Long enough to spread the first polls of a feed list applied at once
+    # (they bring their backlogs, which queue for poll slots anyway), short
+    # enough that a new feed is checked within seconds. From its second poll
+    # on, each source polls at its phase of its whole interval.
     first_poll_within_s: float = Field(
-        default=60.0,
+        default=10.0,
         gt=0,
         description=(
             "a new source is first polled within this long of its registration (or within its "

@@ -17,7 +17,7 @@ from services.fetcher.schedule import (
 
 # What the fetcher passes for a poll due now: a tick of 0.5 s and the polls
 # topic's round trip may make it up to 0.75 s late and it keeps its rhythm.
-RHYTHM = {"catch_up_s": 0.75, "min_s": 1.0}
+RHYTHM = {"catch_up_s": 0.75}
 
 
 def test_interval_is_kept_within_bounds_and_jittered() -> None:
@@ -63,17 +63,22 @@ def test_a_poll_late_for_its_tick_does_not_push_the_next_one_back() -> None:
 
 
 def test_a_very_late_poll_starts_a_new_rhythm_at_its_phase_without_a_burst() -> None:
-    # Ran 30 s late (a takeover): the next poll is at the source's phase,
-    # at least half an interval away, at most one and a half.
+    # Ran 30 s late (a takeover): the next poll is at the source's phase, an
+    # interval away (less the catch-up) at the soonest, two at the latest.
     at = next_poll_at(130.0, 100.0, 5.0, period=5.0, phase=0.3, **RHYTHM)
     assert at == pytest.approx(136.5)
     at = next_poll_at(130.0, 100.0, 5.0, period=5.0, phase=0.9, **RHYTHM)
     assert at == pytest.approx(134.5)
     # No rhythm yet (a first success): the same.
     assert next_poll_at(130.0, None, 5.0, period=5.0, phase=0.9, **RHYTHM) == pytest.approx(134.5)
-    # Never sooner than min_s, whatever the period.
-    at = next_poll_at(130.0, None, 1.0, period=1.0, phase=0.2, catch_up_s=0.75, min_s=2.0)
-    assert at == pytest.approx(132.2)
+    # Never sooner than a poll in rhythm could come: the period less the
+    # catch-up, or half the period when that is less.
+    at = next_poll_at(130.0, None, 5.0, period=5.0, phase=0.0, **RHYTHM)
+    assert at == pytest.approx(135.0)
+    at = next_poll_at(130.0, None, 1.0, period=1.0, phase=0.2, **RHYTHM)
+    assert at == pytest.approx(131.2)
+    at = next_poll_at(130.0, None, 1.0, period=1.0, phase=0.6, **RHYTHM)
+    assert at == pytest.approx(130.6)
 
 
 def test_a_sources_phase_is_stable_and_phases_spread_evenly() -> None:
@@ -141,7 +146,7 @@ def test_sources_taken_over_together_are_spread_again() -> None:
     # takes them over 30 s later and polls them all at once.
     phases = [phase_of(f"live-{n}") for n in range(50)]
     nexts = [next_poll_at(130.0, 100.0, 5.0, period=5.0, phase=p, **RHYTHM) for p in phases]
-    assert all(132.5 <= t < 137.5 for t in nexts)
+    assert all(134.25 <= t < 139.25 for t in nexts)
     per_second = Counter(int(t) for t in nexts)
     assert max(per_second.values()) <= 20, per_second
 
