@@ -218,9 +218,12 @@ class Emitter:
         """Queue ``message`` on ``topic`` under ``key``."""
         await self.send_bytes(topic, key, codec.encode(message))
 
-    async def send_bytes(self, topic: faust.TopicT, key: str, value: bytes) -> None:
-        """Queue ``value``, a message already encoded, on ``topic`` under ``key``."""
-        fut = await topic.send(key=key.encode("utf-8"), value=value)
+    async def send_bytes(
+        self, topic: faust.TopicT, key: str, value: bytes, *, partition: int | None = None
+    ) -> None:
+        """Queue ``value``, a message already encoded, on ``topic`` under ``key``
+        (on ``partition`` when given, else the one the key hashes to)."""
+        fut = await topic.send(key=key.encode("utf-8"), value=value, partition=partition)
         self._pending.append(fut)
         self._queued[topic.get_topic_name()] += 1
         self.sent += 1

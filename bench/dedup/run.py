@@ -50,7 +50,8 @@ def _ensure_fold_for_hash() -> None:
 
 _ensure_fold_for_hash()
 
-from services.dedup.decide import Article, InMemoryDeduper  # noqa: E402
+from services.dedup.decide import Article  # noqa: E402
+from services.dedup.resolve import InMemoryDeduper  # noqa: E402
 
 Predict = Callable[[Sequence[Doc]], dict[str, str]]
 

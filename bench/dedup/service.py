@@ -13,7 +13,7 @@ message timestamp (the service's clock), and the run ends when the worker
 has emitted one verdict per article and committed everything it read.
 
 Reports, as one JSON object: the CPU the same decisions take in this
-process (:class:`~services.dedup.decide.InMemoryDeduper`, fingerprints
+process (:class:`~services.dedup.resolve.InMemoryDeduper`, fingerprints
 included: the floor), and per worker run the worker's CPU seconds over the
 drain (user + system, from /proc; the producing, done by this process, is not
 counted) and per article, the wall time from the first article sent to
@@ -21,9 +21,10 @@ drained, and Kafka's CPU over the same time (changelog writes cost the broker
 too).
 
 It then checks the verdicts: each article's (kind, story, duplicate of,
-similarity) must equal what :class:`~services.dedup.decide.InMemoryDeduper`
+similarity) must equal what :class:`~services.dedup.resolve.InMemoryDeduper`
 (``newsflow dedup``) decides on the same stream in the same order. One input
-partition and one worker keep that order exact.
+partition keeps that order exact, however many workers share the decisions
+(``--workers N``: N worker processes, their CPU summed).
 
 ``--repo DIR`` (repeatable) runs a worker from each checkout in turn, e.g. an
 older commit unpacked by ``git archive`` in /tmp and then this one
@@ -60,7 +61,8 @@ from bench.pipeline.measure import CpuMeter, pid_listening_on, ready, records
 from newsflow.infra import apply_topics
 from newsflow.status import drained, kafka_status, stage_specs
 from newsflow.topicread import read_topic
-from services.dedup.decide import Article, InMemoryDeduper
+from services.dedup.decide import Article
+from services.dedup.resolve import InMemoryDeduper
 from shared import codec
 from shared.models import CleanArticle, UniqueArticle
 from shared.settings import CommonSettings
@@ -125,15 +127,17 @@ async def produce(common: CommonSettings, stream: Sequence[tuple[CleanArticle, i
         await producer.stop()
 
 
-def wait_ready(common: CommonSettings, app_id: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_ready(
+    common: CommonSettings, app_id: str, procs: Sequence[subprocess.Popen[bytes]]
+) -> None:
     specs = stage_specs(common, {"dedup": app_id})
     while True:
         stages, _ = asyncio.run(kafka_status(common, specs))
         members = stages[0].members
-        if members and all(ready(m.metrics_port) for m in members):
+        if len(members) >= len(procs) and all(ready(m.metrics_port) for m in members):
             return
-        if proc.poll() is not None:
-            raise RuntimeError("the worker exited before it was ready")
+        if any(proc.poll() is not None for proc in procs):
+            raise RuntimeError("a worker exited before it was ready")
         time.sleep(0.3)
 
 
@@ -204,17 +208,22 @@ def measure(
     kafka = pid_listening_on(int(common.kafka_bootstrap.rsplit(":", 1)[1]))
     with tempfile.TemporaryDirectory(prefix="bench-dedup-service-") as logs:
         log_path = Path(logs) / "dedup.log"
+        procs = []
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                command, env=env, cwd=repo, stdout=log, stderr=subprocess.STDOUT
-            )
+            for _ in range(args.workers):
+                procs.append(
+                    subprocess.Popen(
+                        command, env=env, cwd=repo, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+        pids = [proc.pid for proc in procs]
         try:
-            wait_ready(common, app_id, proc)
-            idle = CpuMeter({"worker": [proc.pid]})
+            wait_ready(common, app_id, procs)
+            idle = CpuMeter({"worker": pids})
             idle.start()
             time.sleep(args.idle_s)
             idle_cpu = idle.stop()["worker"]
-            meter = CpuMeter({"worker": [proc.pid], "kafka": [kafka] if kafka else []})
+            meter = CpuMeter({"worker": pids, "kafka": [kafka] if kafka else []})
             started = time.monotonic()
             meter.start()
             asyncio.run(produce(common, stream))
@@ -225,8 +234,10 @@ def measure(
             sys.stderr.write(log_path.read_text(errors="replace")[-5000:])
             raise
         finally:
-            proc.terminate()
-            proc.wait(60)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(60)
         found = asyncio.run(verdicts(common, len(stream)))
     if not args.keep:
         asyncio.run(drop_topics(common, tag))
@@ -234,6 +245,7 @@ def measure(
     n = len(stream)
     return {
         "worker": str(repo),
+        "workers": args.workers,
         "wall_s": round(wall, 2),
         "articles_per_s": round(n / wall, 1),
         "worker_cpu_s": cpu["worker"],
@@ -251,6 +263,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=float, default=4.0, help="4: about 5,200 articles")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes per run")
     parser.add_argument("--idle-s", type=float, default=3.0, help="idle CPU measured this long")
     parser.add_argument("--timeout-s", type=float, default=900.0)
     parser.add_argument("--profile", help="run the worker under cProfile, stats to this file")

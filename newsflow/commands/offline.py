@@ -17,7 +17,8 @@ from typing import Any, TextIO
 import click
 
 from services.cleaner.extract import clean
-from services.dedup.decide import Article, DedupConfig, InMemoryDeduper
+from services.dedup.decide import Article, DedupConfig
+from services.dedup.resolve import InMemoryDeduper
 from shared.exceptions import PoisonMessage
 from shared.models import RawArticle
 from shared.urls import article_id, canonical_url

@@ -1,19 +1,19 @@
-"""Wiring of dedup: news.clean → fingerprint (N workers) → decide (one partition) → news.unique.
+"""Wiring of dedup: news.clean → fingerprint → order → shards → news.unique.
 
 Fingerprinting is the costly part (tokenising, hashing, MinHash) and needs no
 state, so it runs on every worker, spread by the partitions of news.clean.
-The decision needs every earlier fingerprint, so all decisions are made on
-the single partition of the internal ``<app_id>-decide`` topic, by whichever
-worker owns it, against one table backed by its changelog. Two copies that
-reach different workers at the same moment therefore still meet, and N
-workers decide exactly as one would (the order is the decide partition's).
-If the owner dies, another worker restores the table and carries on.
+The fingerprinted work goes to the one partition of ``<app_id>-order``, whose
+offsets number the articles: the one order in which dedup decides. Its owner
+only routes (:meth:`Shards.route`); the decision state is partitioned by key
+over ``<app_id>-shards`` and the ``records`` table that shares its partitions,
+and each worker decides the articles whose home partitions it owns
+(:mod:`services.dedup.shards`). N workers decide exactly as one would; two
+copies that reach different workers at the same moment still meet, at the
+partitions of the keys they share.
 
-What one article costs is kept small: the article is validated once, on the
+What one article costs is kept small: it is validated once, on the
 fingerprinting worker, and its bytes pass through to ``news.unique``
-untouched (:mod:`services.dedup.work`); a decision writes two or three
-changelog records, its buckets living in an index rebuilt from them after
-every recovery (:mod:`services.dedup.state`).
+untouched (:mod:`services.dedup.work`).
 """
 
 from __future__ import annotations
@@ -24,43 +24,62 @@ from typing import Any
 
 import faust
 import orjson
-from faust.types import StreamT, TableT
+from faust.types import EventT, StreamT, TableT
 
-from services.dedup.decide import DedupConfig, decide
+from services.dedup.decide import DedupConfig
 from services.dedup.fingerprint import fingerprint
 from services.dedup.settings import DedupSettings
-from services.dedup.state import IndexedState
-from services.dedup.work import decode_work, encode_work, unique_bytes
+from services.dedup.shards import Shards, pack
+from services.dedup.work import encode_work
 from shared import codec
 from shared.exceptions import PoisonMessage
 from shared.kafka import Emitter, as_current, batches, make_app, raw_topic
 from shared.models import CleanArticle
 
 STAGE = "dedup"
+# How often stalled decisions are checked (see Shards.retry).
+RETRY_EVERY_S = 2.0
 
 log = logging.getLogger(__name__)
 
 
 def build(settings: DedupSettings) -> faust.App:
-    """The dedup Faust app: a fingerprinting agent and a deciding agent."""
+    """The dedup Faust app: fingerprinting, routing and deciding agents."""
     app = make_app(settings.app_id, settings.common)
     topics = settings.common.topics
     config = DedupConfig(window_s=settings.window_days * 86400)
+    partitions = settings.shard_partitions
     source = raw_topic(app, topics.clean)
-    # One partition: the whole decision state in one place (see module doc).
-    to_decide = raw_topic(app, f"{settings.app_id}-decide", internal=True, partitions=1)
+    # One partition: its offsets are the order of the decisions (see module doc).
+    order = raw_topic(app, f"{settings.app_id}-order", internal=True, partitions=1)
+    shard_topic = raw_topic(app, f"{settings.app_id}-shards", internal=True, partitions=partitions)
     sink = raw_topic(app, topics.unique)
     deadletter = raw_topic(app, topics.deadletter)
-    table: TableT[str, Any] = app.Table("state", default=None, partitions=1)
-    # Records in the table, buckets in memory (see services.dedup.state).
-    state = IndexedState(table, config)
-    decided = 0
+    table: TableT[str, Any] = app.Table("records", default=None, partitions=partitions)
+    shards = Shards(table, partitions, config)
+    shard_name = shard_topic.get_topic_name()
+
+    def active() -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == shard_name}
+
+    async def flush(box: _Box, emitter: Emitter) -> None:
+        for partition, items in box.messages.items():
+            for message in pack(items):
+                await emitter.send_bytes(shard_topic, str(partition), message, partition=partition)
+        for key, value in box.verdicts:
+            await emitter.send_bytes(sink, key, value)
+        await emitter.confirm()
+        # The verdicts are on news.unique: their work may go.
+        for event, key in box.finished:
+            with as_current(event):
+                if table.get(key) is not None:
+                    del table[key]
 
     @table.on_recover
     async def _recovered() -> None:
         # The table was restored from its changelog (start, restart or
-        # rebalance): the index is rebuilt from it before the next decision.
-        state.stale = True
+        # rebalance): the in-memory state is rebuilt before the next message.
+        shards.stale = True
 
     @app.agent(source)
     async def fingerprint_articles(stream: StreamT[bytes]) -> None:
@@ -82,34 +101,75 @@ def build(settings: DedupSettings) -> faust.App:
                     error = PoisonMessage("invalid-message", f"cannot encode: {exc!r}")
                     await emitter.dead_letter(event, error)
                     continue
-                await emitter.send_bytes(to_decide, article.id, work)
+                await emitter.send_bytes(order, article.id, work)
             await emitter.confirm()
 
-    @app.agent(to_decide)
-    async def decide_articles(stream: StreamT[bytes]) -> None:
-        nonlocal decided
+    @app.agent(order)
+    async def route_articles(stream: StreamT[bytes]) -> None:
         async for events in batches(stream, settings.batch_size, settings.batch_within_s):
-            if state.stale:
-                state.rebuild()
             emitter = Emitter(app, STAGE, deadletter)
+            box = _Box()
             for event in events:
                 try:
-                    work = decode_work(event.value)
+                    shards.route(event.message.offset, event.value, box)
                 except PoisonMessage as exc:
                     await emitter.dead_letter(event, exc)
-                    continue
-                article = work.article
-                outcome = decide(article, state, config, fp=work.fingerprint)
+            await flush(box, emitter)
+
+    @app.agent(shard_topic)
+    async def decide_articles(stream: StreamT[bytes]) -> None:
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
+            emitter = Emitter(app, STAGE, deadletter)
+            box = _Box()
+            if shards.stale:
+                shards.rebuild(active(), box)
+            for event in events:
+                box.event = event
+                partition = event.message.partition
                 with as_current(event):
-                    state.apply(article.id, article.seen_s, outcome.updates)
-                d = outcome.decision
-                await emitter.send_bytes(sink, article.id, unique_bytes(d, work.article_bytes))
-                decided += 1
-                if decided % settings.sweep_every == 0:
-                    with as_current(event):
-                        removed = state.sweep(article.seen_at)
-                    if removed:
-                        log.info("expired dedup state", extra={"keys": removed})
-            await emitter.confirm()
+                    try:
+                        shards.handle(partition, event.value, box)
+                    except PoisonMessage as exc:
+                        await emitter.dead_letter(event, exc)
+                        continue
+                    if shards.decided >= settings.sweep_every:
+                        shards.decided = 0
+                        now = datetime.fromtimestamp(event.message.timestamp, UTC).timestamp()
+                        removed = shards.sweep(partition, now)
+                        if removed:
+                            log.info("expired dedup state", extra={"keys": removed})
+            await flush(box, emitter)
+
+    @app.timer(interval=RETRY_EVERY_S)  # type: ignore[untyped-decorator]
+    async def retry_stalled() -> None:
+        # Answers and records lost with a worker that died or gave up a
+        # partition are asked for again (see Shards.retry).
+        box = _Box()
+        if shards.stale:
+            shards.rebuild(active(), box)
+        else:
+            shards.retry(active(), box)
+        if box.messages:
+            await flush(box, Emitter(app, STAGE, deadletter))
 
     return app
+
+
+class _Box:
+    """What handling messages sends, kept until the batch is done (an Outbox)."""
+
+    def __init__(self) -> None:
+        self.messages: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
+        self.verdicts: list[tuple[str, bytes]] = []
+        self.finished: list[tuple[EventT[Any], str]] = []
+        self.event: EventT[Any] | None = None
+
+    def send(self, partition: int, item: dict[str, Any], body: bytes | None = None) -> None:
+        self.messages.setdefault(partition, []).append((item, body))
+
+    def unique(self, key: str, value: bytes) -> None:
+        self.verdicts.append((key, value))
+
+    def done(self, key: str) -> None:
+        assert self.event is not None, "a decision is made while handling a message"
+        self.finished.append((self.event, key))

@@ -1,36 +1,25 @@
-"""Dedup's decision: is an article new, an exact copy or a near copy, and of which story?
+"""Dedup's judgement: is a text a near copy of an earlier one, and which fits best?
 
-:func:`decide` is pure: it reads a :class:`StateStore` and returns the
-:class:`Decision` with the state updates that record it; the caller applies
-them (:func:`apply`). The dedup service backs the store with Faust tables,
-``newsflow dedup`` with a dict (:class:`InMemoryDeduper`), so both make the
-same decisions. Every stored value is JSON (Faust changelogs are JSON).
+The pure part of a decision, shared by every way of running it: the
+article as dedup sees it (:class:`Article`), the verdict (:class:`Decision`),
+how candidates are ranked (:class:`Evidence`) and compared (:func:`judge`),
+and the JSON record of a decided article that later comparisons read
+(:func:`signature_record`). Who the candidates are comes from the keys
+(:mod:`services.dedup.keys`); how an article's decision is put together from
+them, from :mod:`services.dedup.resolve`.
 
-State keys (see :func:`decide` for the order they are consulted in):
-
-- ``url:<article id>``: the decision recorded for that article;
-- ``text:<exact key>``: the first article with that folded text, and its story;
-- ``sig:<article id>``: the article's fingerprint, story and time;
-- ``band:<i>:<hash>`` (MinHash band ``i`` of the whole text) and
-  ``lead:<hash>`` (an anchor of its lead): buckets, ``[[article id, time], …]``;
-- ``line:<hash>`` (a paragraph, see ``Fingerprint.lines``): the stories it
-  has been seen in, ``[[story id, time], …]``; a line seen in several
-  stories is site chrome (:class:`SiteChrome`).
-
-Every record carries the time it was written (``ts``, epoch seconds of the
-article's ``seen_at``); anything older than :attr:`DedupConfig.window_s` is
-ignored on read and may be deleted (:func:`expired`, :meth:`InMemoryDeduper.expire`).
+Every record carries the time of its article (``ts``, epoch seconds of its
+``seen_at``); a record older than :attr:`DedupConfig.window_s` is ignored.
 """
 
 from __future__ import annotations
 
 import base64
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +32,6 @@ from services.dedup.fingerprint import (
     LineHashes,
     Sketch,
     fact_conflicts,
-    fingerprint,
     overlap,
     resemblance,
 )
@@ -54,22 +42,13 @@ __all__ = [
     "Decision",
     "DedupConfig",
     "Evidence",
-    "InMemoryDeduper",
     "Kind",
     "Match",
-    "Outcome",
-    "SiteChrome",
-    "StateStore",
-    "apply",
-    "decide",
-    "exact_match",
-    "expired",
+    "fingerprint_from_record",
+    "fingerprint_record",
     "judge",
+    "lead_flags",
     "near_or_unique",
-    "probe_bucket",
-    "probe_line",
-    "records",
-    "replay",
     "signature_record",
 ]
 
@@ -81,16 +60,6 @@ _DAY_S = 86_400.0
 # length allowed near matching has. Below that, a site's headline and lines
 # could lift a one-sentence snippet into matching any story opening alike.
 MIN_SHARED = MIN_NEAR_UNITS - WORD_SHINGLE + 1
-
-
-class StateStore(Protocol):
-    """What :func:`decide` needs from state: a dict and a Faust Table both qualify."""
-
-    def get(self, key: str, /) -> Any:
-        """The value at ``key``, or None."""
-
-    def __setitem__(self, key: str, value: Any, /) -> None:
-        """Store a JSON-able value at ``key``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +112,17 @@ class DedupConfig:
     # its full text, and out of resemblance, so a site's lines alone never
     # make two of its articles one story.
     chrome_stories: int = 3
+    # Newest articles remembered per paragraph, from which its stories are
+    # counted: a story's paragraph repeated by its many copies fills them with
+    # one story, a site's line fills them with as many stories as articles.
+    line_entries: int = 8
+    # Newest articles (in the order of decisions) left out when counting a
+    # paragraph's stories. Which stories those are depends on their own
+    # decisions, which other workers may still be making: counting only
+    # articles at least this far back lets a worker decide without waiting
+    # for its neighbours' latest verdicts, while a site's chrome, seen for
+    # days, is known all the same.
+    chrome_lag: int = 64
 
 
 DEFAULT_CONFIG = DedupConfig()
@@ -197,99 +177,12 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """A decision and the ``(key, value)`` writes that record it, in order."""
-
-    decision: Decision
-    updates: tuple[tuple[str, Any], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class Match:
     """The best earlier article a text was matched to."""
 
     article_id: str
     story_id: str
     similarity: float
-
-
-def decide(
-    article: Article,
-    state: StateStore,
-    config: DedupConfig = DEFAULT_CONFIG,
-    *,
-    fp: Fingerprint | None = None,
-) -> Outcome:
-    """Decide on ``article`` against ``state``; never raises on any text.
-
-    In order: the article's id seen before (a redelivery or the same URL from
-    another source) gets :func:`replay`; the same folded text as an earlier
-    article is an exact duplicate of it (:func:`exact_match`); a text long
-    enough for near matching is compared with the earlier articles sharing an
-    LSH bucket (:func:`probe_bucket`, :func:`judge`); else the article is
-    unique and starts its own story. ``fp`` may be passed when the caller
-    already computed ``fingerprint(article.text, title=article.title)``.
-
-    The steps are public so that a partitioned service can run each on the
-    partition that owns its keys and still decide as this function does.
-    """
-    again = replay(article, state.get(f"url:{article.id}"), config)
-    if again is not None:
-        return again
-    fp = fp if fp is not None else fingerprint(article.text, title=article.title)
-    text = state.get(f"text:{fp.exact_key}") if fp.exact_key is not None else None
-    exact = exact_match(article, text, config)
-    if exact is not None:
-        return Outcome(exact, records(article, fp, exact))
-    evidence = Evidence()
-    bucket_writes: list[tuple[str, Any]] = []
-    for band in fp.bands:
-        members, bucket = probe_bucket(state.get(band), article.id, article.seen_s, config)
-        evidence.add(members)
-        bucket_writes.append((band, bucket))
-    checked = evidence.best(config)
-    chrome = SiteChrome(state, article.seen_s, config)
-    candidates = [(cid, state.get(f"sig:{cid}")) for cid in checked]
-    match = judge(fp, candidates, article.seen_s, config, chrome=chrome)
-    decision = near_or_unique(article, match)
-    line_writes = chrome.updates(fp.lines, decision.story_id)
-    return Outcome(decision, (*records(article, fp, decision), *bucket_writes, *line_writes))
-
-
-def replay(article: Article, seen: Any, config: DedupConfig = DEFAULT_CONFIG) -> Outcome | None:
-    """The outcome for an article id already decided (``seen``: its ``url:``
-    record), or None when it has none within the window.
-
-    From the source that brought it first (a redelivery, a re-fetch): the
-    recorded decision, and nothing to write. From any other source: an exact
-    copy of itself, which only adds that source to the coverage; the source is
-    remembered, so its own redeliveries get the same answer.
-    """
-    if _fresh(seen, article.seen_s, config) is None:
-        return None
-    sources: Sequence[str] = seen.get("sources", ())
-    if sources and article.source == sources[0]:
-        decision = Decision(seen["kind"], seen["story"], seen.get("of"), seen.get("sim"))
-        return Outcome(decision)
-    # Coverage goes to the document that holds this URL's story: the article
-    # itself, or the original it was an exact copy of (a copy has no document).
-    holder = seen.get("of") if seen.get("kind") == "exact" and seen.get("of") else article.id
-    decision = Decision("exact", seen["story"], holder, 1.0)
-    if article.source in sources:
-        return Outcome(decision)
-    record = {**seen, "sources": [*sources, article.source]}
-    return Outcome(decision, ((f"url:{article.id}", record),))
-
-
-def exact_match(
-    article: Article, owner: Any, config: DedupConfig = DEFAULT_CONFIG
-) -> Decision | None:
-    """The exact-duplicate decision when ``owner`` (the ``text:`` record of the
-    article's exact key) names another article within the window, else None."""
-    live = _fresh(owner, article.seen_s, config)
-    if live is None or live["id"] == article.id:
-        return None
-    return Decision("exact", live["story"], live["id"], 1.0)
 
 
 class Evidence:
@@ -317,166 +210,36 @@ class Evidence:
         return [cid for _, cid in sorted(kept)[: config.max_candidates]]
 
 
-def probe_bucket(
-    bucket: Any, article_id: str, now: float, config: DedupConfig = DEFAULT_CONFIG
-) -> tuple[list[str], list[list[Any]]]:
-    """Look up and join one LSH bucket; the caller writes the new value back
-    before the bucket is probed again (one partition owns each bucket key).
-
-    Returns the ids of the live members other than ``article_id`` (oldest
-    first) and the bucket's new value: live members plus this article, at most
-    ``config.bucket_cap`` entries, the oldest dropped first. ``now`` is
-    :attr:`Article.seen_s`.
-    """
-    if not bucket:
-        return [], [[article_id, now]]
-    oldest = now - config.window_s
-    live = [entry for entry in bucket if entry[1] >= oldest and entry[0] != article_id]
-    members = [entry[0] for entry in live]
-    return members, [*live, [article_id, now]][-config.bucket_cap :]
-
-
-def probe_line(
-    line: Any, story_id: str, now: float, config: DedupConfig = DEFAULT_CONFIG
-) -> list[list[Any]] | None:
-    """The new value of a ``line:`` record (``line``) once a paragraph is seen
-    in ``story_id``, or None when it need not change.
-
-    The record keeps the newest ``config.chrome_stories`` live stories: enough
-    to tell chrome. A story already there adds nothing (its copies repeat its
-    paragraphs); a full record is rewritten only once its oldest entry is half
-    a window old, so a site's standing lines stay known without a write for
-    every article.
-    """
-    return _next_line(_live_entries(line, now, config), story_id, now, config)
-
-
-def _next_line(
-    live: list[list[Any]], story_id: str, now: float, config: DedupConfig
-) -> list[list[Any]] | None:
-    """:func:`probe_line` on the record's live entries."""
-    for entry in live:
-        if entry[0] == story_id:
-            return None
-    cap = config.chrome_stories
-    if len(live) >= cap and now - min(float(entry[1]) for entry in live) < config.window_s / 2:
-        return None
-    return [*live, [story_id, now]][-cap:]
-
-
-class SiteChrome:
-    """Which paragraphs are site chrome, from the ``line:`` records in state.
-
-    A line is chrome when it has been seen in at least
-    ``config.chrome_stories`` stories within the window. Each record is read
-    at most once, and only for the paragraphs a comparison needs;
-    :meth:`updates` then gives the writes that record an article's lines.
-    """
-
-    def __init__(self, state: StateStore, now: float, config: DedupConfig = DEFAULT_CONFIG) -> None:
-        self._state = state
-        self._now = now
-        self._config = config
-        self._live: dict[int, list[list[Any]]] = {}
-        # Flags by the identity of the arrays they were computed for (held,
-        # so an id is not reused): the article's own are asked for again with
-        # every candidate, and decoded records are shared (see _array).
-        self._flags: dict[int, tuple[LineHashes, Flags]] = {}
-        self._leads: dict[tuple[int, int], tuple[Any, Flags | None]] = {}
-
-    def flags(self, lines: LineHashes) -> Flags:
-        """Per paragraph of ``lines``, whether it is chrome (untracked
-        paragraphs, hash 0, never are)."""
-        known = self._flags.get(id(lines))
-        if known is not None:
-            return known[1]
-        least = self._config.chrome_stories
-        live = self._live
-        out: list[bool] = []
-        for line in lines.tolist():
-            if line == 0:
-                out.append(False)
-                continue
-            entries = live.get(line)
-            out.append(len(entries if entries is not None else self._load(line)) >= least)
-        flags = np.array(out, dtype=np.bool_)
-        self._flags[id(lines)] = lines, flags
-        return flags
-
-    def in_lead(self, lines: LineHashes, lead_segments: npt.NDArray[np.uint8]) -> Flags | None:
-        """Per lead shingle (``lead_segments``: the paragraph each starts in),
-        whether its paragraph is chrome; None when none is. Reads only the
-        lead's few paragraphs."""
-        key = id(lines), id(lead_segments)
-        known = self._leads.get(key)
-        if known is not None:
-            return known[1]
-        least = self._config.chrome_stories
-        count = len(lines)
-        chrome = [
-            segment
-            for segment in set(lead_segments.tolist())
-            if segment < count
-            and (line := int(lines[segment])) != 0
-            and len(self._entries(line)) >= least
-        ]
-        flags: Flags | None = None
-        if chrome:
-            table = np.zeros(256, dtype=np.bool_)  # segments are bytes
-            table[chrome] = True
-            flags = table[lead_segments]
-        self._leads[key] = (lines, lead_segments), flags
-        return flags
-
-    def updates(self, lines: LineHashes, story_id: str) -> list[tuple[str, Any]]:
-        """The ``line:`` writes that record ``lines`` as seen in ``story_id``."""
-        writes: list[tuple[str, Any]] = []
-        for line in dict.fromkeys(lines.tolist()):
-            if line == 0:
-                continue
-            value = _next_line(self._entries(line), story_id, self._now, self._config)
-            if value is not None:
-                writes.append((_line_key(line), value))
-        return writes
-
-    def _entries(self, line: int) -> list[list[Any]]:
-        live = self._live.get(line)
-        return live if live is not None else self._load(line)
-
-    def _load(self, line: int) -> list[list[Any]]:
-        live = _live_entries(self._state.get(_line_key(line)), self._now, self._config)
-        self._live[line] = live
-        return live
-
-
 def judge(
     fp: Fingerprint,
     candidates: Iterable[tuple[str, Any]],
     now: float,
     config: DedupConfig = DEFAULT_CONFIG,
     *,
-    chrome: SiteChrome | None = None,
+    chrome: Flags | None = None,
 ) -> Match | None:
     """The best candidate that ``fp``'s text is a near duplicate of, or None.
 
-    ``candidates`` are ``(article id, sig record or None)`` pairs; records
-    missing, out of the window (``now`` is :attr:`Article.seen_s`) or of
-    another fingerprint version are skipped. A candidate matches when their
+    ``candidates`` are ``(article id, signature record or None)`` pairs;
+    records missing, out of the window (``now`` is :attr:`Article.seen_s`) or
+    of another fingerprint version are skipped. A candidate matches when their
     figures do not conflict and either the resemblance reaches
     ``config.resemblance`` or the containment reaches ``config.containment``
-    with leads overlapping by ``config.lead_overlap``; with ``chrome``, the
-    lines it knows as site chrome are left out of both measures. The best is a
-    resemblance match before a containment one (a full copy is a better
-    ``duplicate_of`` than a teaser), then the highest similarity, then the
-    earliest, then the smallest id: the choice does not depend on the order of
-    ``candidates``.
+    with leads overlapping by ``config.lead_overlap``. Paragraphs known as
+    site chrome are left out of both measures: ``chrome`` flags the article's
+    own (one per ``fp.lines``), a record carries its article's (``cf``, as
+    known when it was decided). The best is a resemblance match before a
+    containment one (a full copy is a better ``duplicate_of`` than a teaser),
+    then the highest similarity, then the earliest, then the smallest id: the
+    choice does not depend on the order of ``candidates``.
     """
+    own = chrome if chrome is not None and chrome.any() else None
     best: tuple[int, float, float, str, str] | None = None
     for cid, record in candidates:
         live = _fresh(record, now, config)
         if live is None or live.get("v") != FINGERPRINT_VERSION:
             continue
-        found = _similarity(fp, live, config, chrome)
+        found = _similarity(fp, own, live, config)
         if found is None:
             continue
         rank, score = found
@@ -495,28 +258,12 @@ def near_or_unique(article: Article, match: Match | None) -> Decision:
     return Decision("near", match.story_id, match.article_id, round(match.similarity, 4))
 
 
-def records(article: Article, fp: Fingerprint, decision: Decision) -> tuple[tuple[str, Any], ...]:
-    """The ``url:``, ``text:`` and ``sig:`` writes that record ``decision``.
-
-    An exact copy records only its URL: its text and fingerprint are its
-    original's. Bucket writes are not included (see :func:`probe_bucket`).
-    """
-    now = article.seen_s
-    url = (f"url:{article.id}", _url_record(article, decision, now))
-    if decision.kind == "exact":
-        return (url,)
-    writes: list[tuple[str, Any]] = [url]
-    if fp.exact_key is not None:
-        owner = {"id": article.id, "story": decision.story_id, "ts": now}
-        writes.append((f"text:{fp.exact_key}", owner))
-    if fp.near_eligible:
-        writes.append((f"sig:{article.id}", signature_record(fp, decision.story_id, now)))
-    return tuple(writes)
-
-
-def signature_record(fp: Fingerprint, story_id: str, now: float) -> dict[str, Any]:
-    """The ``sig:<id>`` value: what :func:`judge` needs of a candidate, as JSON."""
-    return {
+def signature_record(
+    fp: Fingerprint, story_id: str, now: float, chrome: Flags | None = None
+) -> dict[str, Any]:
+    """What :func:`judge` needs of a candidate, as JSON; ``chrome`` flags its
+    paragraphs known as site chrome (one per ``fp.lines``)."""
+    record = {
         "v": FINGERPRINT_VERSION,
         "story": story_id,
         "ts": now,
@@ -531,6 +278,20 @@ def signature_record(fp: Fingerprint, story_id: str, now: float) -> dict[str, An
         "ln": _b64(fp.lines.astype("<u8")),
         "lg": _b64(fp.lead_segments),
     }
+    if chrome is not None and chrome.any():
+        record["cf"] = _b64(np.packbits(chrome))
+    return record
+
+
+def lead_flags(chrome: Flags | None, segments: npt.NDArray[np.uint8]) -> Flags | None:
+    """Per lead shingle (``segments``: the paragraph each starts in), whether
+    its paragraph is chrome; None when none is."""
+    if chrome is None or not chrome.any():
+        return None
+    table = np.zeros(256, dtype=np.bool_)  # segments are bytes
+    table[: len(chrome)] = chrome[:256]
+    flags: Flags = table[segments]
+    return flags if flags.any() else None
 
 
 def fingerprint_record(fp: Fingerprint) -> dict[str, Any]:
@@ -558,67 +319,11 @@ def fingerprint_from_record(record: Mapping[str, Any]) -> Fingerprint:
     )
 
 
-def apply(state: StateStore, updates: Iterable[tuple[str, Any]]) -> None:
-    """Write an outcome's updates into ``state``."""
-    for key, value in updates:
-        state[key] = value
-
-
-def expired(value: Any, now: datetime, config: DedupConfig = DEFAULT_CONFIG) -> bool:
-    """Whether a stored value has nothing left within the window (safe to delete).
-
-    For a bucket: all its entries are older than the window; for a record: it is.
-    """
-    oldest = _epoch(now) - config.window_s
-    if isinstance(value, list):
-        return all(entry[1] < oldest for entry in value)
-    if isinstance(value, dict):
-        return float(value.get("ts", 0)) < oldest
-    return True
-
-
-@dataclass
-class InMemoryDeduper:
-    """Single-process dedup over a dict, for ``newsflow dedup`` and tests.
-
-    Decisions equal the service's for the same arrival order. Memory stays
-    bounded: what falls out of the window is deleted as articles are processed
-    (oldest writes first).
-    """
-
-    config: DedupConfig = DEFAULT_CONFIG
-    store: dict[str, Any] = field(default_factory=dict)
-    _writes: deque[tuple[float, tuple[str, ...]]] = field(default_factory=deque, repr=False)
-
-    def process(self, article: Article) -> Decision:
-        """Decide on ``article``, record it, and forget what has expired."""
-        self.expire(article.seen_at)
-        outcome = decide(article, self.store, self.config)
-        apply(self.store, outcome.updates)
-        if outcome.updates:
-            keys = tuple(key for key, _ in outcome.updates)
-            self._writes.append((article.seen_s, keys))
-        return outcome.decision
-
-    def expire(self, now: datetime) -> int:
-        """Delete values that have expired by ``now``; returns how many."""
-        cutoff = _epoch(now) - self.config.window_s
-        removed = 0
-        while self._writes and self._writes[0][0] < cutoff:
-            _, keys = self._writes.popleft()
-            for key in keys:
-                value = self.store.get(key)
-                if value is not None and expired(value, now, self.config):
-                    del self.store[key]
-                    removed += 1
-        return removed
-
-
 # --- helpers -----------------------------------------------------------------
 
 
 def _similarity(
-    fp: Fingerprint, record: Mapping[str, Any], config: DedupConfig, chrome: SiteChrome | None
+    fp: Fingerprint, own: Flags | None, record: Mapping[str, Any], config: DedupConfig
 ) -> tuple[int, float] | None:
     """How ``fp`` matches ``record``: (0, resemblance) or (1, containment), or
     None. Cheap checks first: most candidates fail on figures or the lead."""
@@ -627,28 +332,26 @@ def _similarity(
         return None  # at least half the shared figures differ: a templated story
     other = _sketch(record)
     similar = resemblance(fp.sketch, other)
-    if similar >= config.resemblance and chrome is not None:
+    if similar >= config.resemblance and own is not None:
         # Lines of one site can make two of its short articles alike: the
         # resemblance must hold without them. The new article's own chrome is
         # what the two can share (chrome in the other text alone only lowers
         # the resemblance), so its flags are all this takes.
-        fp_flags = chrome.flags(fp.lines)
-        if fp_flags.any():
-            similar = resemblance(fp.sketch, other, a_chrome=fp_flags)
+        similar = resemblance(fp.sketch, other, a_chrome=own)
     if similar >= config.resemblance:
         return 0, similar
     if conflicts > config.max_fact_conflicts or (conflicts and 2 * conflicts >= shared):
         return None  # a containment match has less text to go on: stricter on figures
-    containment = _containment_match(fp, record, other, config, chrome)
+    containment = _containment_match(fp, own, record, other, config)
     return None if containment is None else (1, containment)
 
 
 def _containment_match(
     fp: Fingerprint,
+    own: Flags | None,
     record: Mapping[str, Any],
     other: Sketch,
     config: DedupConfig,
-    chrome: SiteChrome | None,
 ) -> float | None:
     """The containment on which the smaller text is a truncated or trimmed copy
     of the larger, or None: it must open with the same lead and share at
@@ -658,19 +361,15 @@ def _containment_match(
     other_lead = _array(record["ld"], "<u4", np.uint32)
     if not set(fp_lead.tolist()).intersection(other_lead.tolist()):
         return None  # leaving chrome out can only remove shared shingles
-    if chrome is not None:
-        fp_lead = _lead_without(chrome, fp_lead, fp.lead_segments, fp.lines)
-        other_segments = _array(record.get("lg", ""), "u1", np.uint8)
-        other_lead = _lead_without(chrome, other_lead, other_segments, _lines(record))
+    theirs = _chrome(record)
+    fp_lead = _lead_without(own, fp_lead, fp.lead_segments)
+    other_lead = _lead_without(theirs, other_lead, _array(record.get("lg", ""), "u1", np.uint8))
     common = len(set(fp_lead.tolist()).intersection(other_lead.tolist()))
     smaller = min(len(fp_lead), len(other_lead))
     lead = common / smaller if smaller else 0.0
     if lead < config.lead_overlap:
         return None
-    fp_chrome = other_chrome = None
-    if chrome is not None:
-        fp_chrome, other_chrome = chrome.flags(fp.lines), chrome.flags(_lines(record))
-    estimate = overlap(fp.sketch, other, a_chrome=fp_chrome, b_chrome=other_chrome)
+    estimate = overlap(fp.sketch, other, a_chrome=own, b_chrome=theirs)
     containment, shared = estimate.containment, estimate.shared
     if fp.lead_complete if fp.sketch.size <= other.size else bool(record["lc"]):
         # The smaller text is all lead: the exact lead sets measure its
@@ -682,20 +381,33 @@ def _containment_match(
 
 
 def _lead_without(
-    chrome: SiteChrome,
-    lead: npt.NDArray[np.uint32],
-    segments: npt.NDArray[np.uint8],
-    lines: LineHashes,
+    chrome: Flags | None, lead: npt.NDArray[np.uint32], segments: npt.NDArray[np.uint8]
 ) -> npt.NDArray[np.uint32]:
     """``lead`` less the shingles starting in chrome paragraphs (all of it
     when the segments are unknown: records written before they were stored)."""
     if len(segments) != len(lead):
         return lead
-    inside = chrome.in_lead(lines, segments)
+    inside = lead_flags(chrome, segments)
     if inside is None:
         return lead
     kept: npt.NDArray[np.uint32] = lead[~inside]
     return kept
+
+
+def _chrome(record: Mapping[str, Any]) -> Flags | None:
+    """The chrome flags a record carries, one per its paragraphs, or None."""
+    packed = record.get("cf")
+    if not packed:
+        return None
+    return _unpack_flags(packed, int(record["ns"]))
+
+
+@lru_cache(maxsize=4096)
+def _unpack_flags(packed: str, count: int) -> Flags:
+    bits = np.frombuffer(base64.b64decode(packed), dtype=np.uint8)
+    flags: Flags = np.unpackbits(bits, count=count).astype(np.bool_)
+    flags.flags.writeable = False
+    return flags
 
 
 def _sketch(record: Mapping[str, Any]) -> Sketch:
@@ -724,29 +436,6 @@ def _lines(record: Mapping[str, Any]) -> LineHashes:
     before they were stored)."""
     lines: LineHashes = _array(record.get("ln", ""), "<u8", np.uint64)
     return lines
-
-
-def _line_key(line: int) -> str:
-    return f"line:{line:016x}"
-
-
-def _live_entries(value: Any, now: float, config: DedupConfig) -> list[list[Any]]:
-    """The entries of a bucket-shaped record (``[[id, time], …]``) within the window."""
-    if not isinstance(value, list):
-        return []
-    oldest = now - config.window_s
-    return [entry for entry in value if float(entry[1]) >= oldest]
-
-
-def _url_record(article: Article, decision: Decision, now: float) -> dict[str, Any]:
-    return {
-        "kind": decision.kind,
-        "story": decision.story_id,
-        "of": decision.duplicate_of,
-        "sim": decision.similarity,
-        "sources": [article.source],
-        "ts": now,
-    }
 
 
 def _fresh(value: Any, now: float, config: DedupConfig) -> Any:

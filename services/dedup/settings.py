@@ -17,8 +17,19 @@ class DedupSettings(BaseSettings):
         default=30.0, gt=0, description="how long fingerprints are remembered"
     )
     batch_size: int = Field(default=200, ge=1)
-    batch_within_s: float = Field(default=0.1, gt=0)
+    batch_within_s: float = Field(
+        default=0.02,
+        gt=0,
+        description="longest wait to fill a batch: each decision crosses several batches",
+    )
+    shard_partitions: int = Field(
+        default=8,
+        ge=1,
+        description="partitions of the decision state (the most dedup workers that share it); "
+        "fixed once the topics exist",
+    )
     sweep_every: int = Field(
-        default=10_000, ge=1,
+        default=10_000,
+        ge=1,
         description="decisions between sweeps of expired state; a sweep scans the whole table",
     )

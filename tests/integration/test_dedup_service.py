@@ -6,7 +6,10 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+from bench.dedup.generate import generate
 from newsflow.status import drained, stage_specs
+from services.dedup.resolve import InMemoryDeduper
+from services.dedup.work import decode_work
 from shared import codec
 from shared.models import CleanArticle, UniqueArticle
 from shared.settings import CommonSettings
@@ -133,3 +136,92 @@ async def test_a_restarted_worker_still_matches_what_it_saw_before(
     assert (by["a1"].kind, by["a1"].story_id) == ("unique", "a1")
     assert (by["a3"].kind, by["a3"].story_id, by["a3"].duplicate_of) == ("near", "a1", "a1")
     assert (by["a2"].kind, by["a2"].duplicate_of) == ("exact", "a1")
+
+
+def _generated(count: int) -> list[CleanArticle]:
+    """Generated stories, copies and hard negatives (the bench generator's own texts)."""
+    docs = generate(3, 0.4, real=False)[:count]
+    return [
+        CleanArticle(
+            id=doc.id,
+            source_id=doc.source,
+            url=doc.url,
+            canonical_url=doc.url,
+            fetched_at=doc.seen_at,
+            title=doc.title,
+            text=doc.text,
+        )
+        for doc in docs
+    ]
+
+
+async def _decided_in_order(common: CommonSettings, count: int) -> list[tuple[str, str]]:
+    """What one process decides on the articles in the order the workers
+    numbered them (the offsets of the order topic)."""
+    order = await consume(
+        common,
+        f"{common.index_prefix}-dedup-order",
+        until=lambda r: len(r) >= count,
+        timeout_s=60,
+    )
+    single = InMemoryDeduper()
+    verdicts = []
+    for _, value in order:
+        assert value is not None
+        work = decode_work(value)
+        decision = single.process(work.article, work.fingerprint)
+        verdicts.append(
+            (
+                work.article.id,
+                _verdict(
+                    decision.kind, decision.story_id, decision.duplicate_of, decision.similarity
+                ),
+            )
+        )
+    return verdicts
+
+
+def _verdict(kind: str, story: str, of: str | None, similarity: float | None) -> str:
+    return f"{kind} {story} {of} {similarity}"
+
+
+async def test_two_workers_one_killed_decide_a_concurrent_stream_as_one_process(
+    common: CommonSettings, services: Services
+) -> None:
+    """Hundreds of articles at once: fingerprinted, probed and decided on both
+    workers, partitions moving when one is killed and restarted. Every verdict
+    equals one process's on the same order; each article gets one, perhaps
+    twice (a redelivery after the kill), never two different ones."""
+    articles = _generated(300)
+    first = services.start("dedup", n=1)
+    services.start("dedup", n=2)
+    half = len(articles) // 2
+    await produce(
+        common, common.topics.clean, [(a.id.encode(), codec.encode(a)) for a in articles[:half]]
+    )
+    await consume(common, common.topics.unique, until=lambda r: len(r) >= half // 3, timeout_s=120)
+    first.kill()
+    services.start("dedup", n=3)
+    await produce(
+        common, common.topics.clean, [(a.id.encode(), codec.encode(a)) for a in articles[half:]]
+    )
+    ids = {a.id for a in articles}
+    records = await consume(
+        common,
+        common.topics.unique,
+        until=lambda r: {codec.decode(UniqueArticle, v).article.id for _, v in r} >= ids,
+        timeout_s=240,
+    )
+    got = set()
+    for _, value in records:
+        verdict = codec.decode(UniqueArticle, value)
+        got.add(
+            (
+                verdict.article.id,
+                _verdict(verdict.kind, verdict.story_id, verdict.duplicate_of, verdict.similarity),
+            )
+        )
+    expected = set(await _decided_in_order(common, len(articles)))
+    assert {article_id for article_id, _ in got} == ids, services.logs()
+    assert got == expected, services.logs()
+    assert sum(kind.startswith("near") for _, kind in expected) > 20  # the stream has copies

@@ -15,17 +15,13 @@ from services.dedup.decide import (
     Article,
     Decision,
     DedupConfig,
-    InMemoryDeduper,
-    SiteChrome,
-    apply,
-    decide,
     fingerprint_from_record,
     fingerprint_record,
     judge,
-    probe_bucket,
-    probe_line,
 )
 from services.dedup.fingerprint import fingerprint, overlap
+from services.dedup.keys import KeyIndex, Probe, article_keys
+from services.dedup.resolve import InMemoryDeduper, chrome_flags, plan, record_key
 from shared.models import CleanArticle, UniqueArticle
 from tests.unit.dedup.texts import (
     BRIDGE,
@@ -55,8 +51,13 @@ def article(
     )
 
 
+# Chrome is told from every earlier article here (no lag), so that a few
+# articles of history suffice; the lag has a test of its own.
+NO_LAG = DedupConfig(chrome_lag=0)
+
+
 def run(*articles: Article, deduper: InMemoryDeduper | None = None) -> list[Decision]:
-    deduper = deduper or InMemoryDeduper()
+    deduper = deduper or InMemoryDeduper(NO_LAG)
     return [deduper.process(a) for a in articles]
 
 
@@ -318,54 +319,86 @@ def test_known_site_lines_alone_do_not_make_two_articles_one_story() -> None:
     assert run(*site_history(SITE_LINES), first, second)[-1] == Decision("unique", "b")
 
 
+def chrome_of(deduper: InMemoryDeduper, body: str, *, minutes: float = 0) -> list[bool]:
+    """Which paragraphs of ``body`` the deduper's state knows as site chrome."""
+    item = article("probe", body, minutes=minutes)
+    fp = fingerprint(body)
+    keys = tuple(article_keys(item.id, fp))
+    assert deduper.index is not None
+    answer = deduper.index.probe(Probe(item.id, 10**9, item.seen_s, item.source, keys))
+    steps = plan(item, fp, answer)
+    records = {cid: deduper.records.get(record_key(cid)) for cid in steps.needs}
+    flags = chrome_flags(steps, records, deduper.config)
+    return [False] * len(fp.lines) if flags is None else flags.tolist()
+
+
 def test_a_storys_own_paragraphs_never_become_site_chrome() -> None:
     """However many copies repeat them, a story's paragraphs are seen in one story."""
-    deduper = InMemoryDeduper()
+    deduper = InMemoryDeduper(NO_LAG)
     copies = [
         article(f"c{i}", text([*BRIDGE[: 8 - i % 3], f"Issue {i}."]), minutes=i, source=f"s{i}")
         for i in range(1, 8)
     ]
     decisions = run(article("a", text(BRIDGE)), *copies, deduper=deduper)
     assert {d.story_id for d in decisions} == {"a"}
-    lines = fingerprint(text(BRIDGE)).lines
-    assert not SiteChrome(deduper.store, T0.timestamp() + 600).flags(lines).any()
-    assert deduper.store[f"line:{int(lines[0]):016x}"] == [["a", T0.timestamp()]]
+    assert not any(chrome_of(deduper, text(BRIDGE), minutes=10))
+    assert not any("cf" in record for record in deduper.records.values())
 
 
 def test_site_lines_seen_in_enough_stories_are_flagged() -> None:
-    deduper = InMemoryDeduper()
+    body = text([BRIDGE[0], SITE_LINES[0]])
+    deduper = InMemoryDeduper(NO_LAG)
     run(*site_history(SITE_LINES[:1]), deduper=deduper)
-    now = T0.timestamp()
-    lines = fingerprint(text([BRIDGE[0], SITE_LINES[0]])).lines
-    assert SiteChrome(deduper.store, now).flags(lines).tolist() == [False, True]
-    two_stories = InMemoryDeduper()
+    assert chrome_of(deduper, body) == [False, True]
+    two_stories = InMemoryDeduper(NO_LAG)
     run(*site_history(SITE_LINES[:1])[:2], deduper=two_stories)
-    assert not SiteChrome(two_stories.store, now).flags(lines).any()
+    assert not any(chrome_of(two_stories, body))
     # Known chrome is forgotten with the window like everything else.
-    later = now + DedupConfig().window_s + 3600
-    assert not SiteChrome(deduper.store, later).flags(lines).any()
+    later = (DedupConfig().window_s + 3600) / 60
+    assert not any(chrome_of(deduper, body, minutes=later))
 
 
-def test_probe_line_keeps_distinct_stories_and_spares_writes() -> None:
-    config = DedupConfig(chrome_stories=3, window_s=1000)
-    assert probe_line(None, "s1", 100.0, config) == [["s1", 100.0]]
-    record = [["s1", 100.0], ["s2", 200.0]]
-    assert probe_line(record, "s2", 300.0, config) is None  # a copy of a story seen
-    full = [*record, ["s3", 300.0]]
-    assert probe_line(record, "s3", 300.0, config) == full
-    assert probe_line(full, "s4", 400.0, config) is None  # known, and fresh
-    assert probe_line(full, "s4", 700.0, config) == [["s2", 200.0], ["s3", 300.0], ["s4", 700.0]]
-    assert probe_line(full, "s4", 1250.0, config) == [["s3", 300.0], ["s4", 1250.0]]  # s1, s2 stale
+def test_chrome_is_told_from_articles_decided_a_while_ago() -> None:
+    """The newest ``chrome_lag`` articles do not count: a worker need not wait
+    for its neighbours' latest decisions to know a site's chrome."""
+    config = DedupConfig(chrome_lag=20)
+    teaser = article("t", text([BRIDGE[0], *SITE_LINES[:2]]), minutes=5, source="site")
+    original = article("full", text(BRIDGE), source="wire")
+    history = site_history(SITE_LINES[:2])
+    assert run(*history, original, teaser, deduper=InMemoryDeduper(config))[-1].kind == "unique"
+    filler = [
+        article(f"f{i}", f"Notice {i}: the library opens at nine.", minutes=i / 10)
+        for i in range(20)
+    ]
+    decisions = run(*history, *filler, original, teaser, deduper=InMemoryDeduper(config))
+    assert decisions[-1].kind == "near"
+
+
+def test_line_entries_keep_the_newest_articles_one_entry_each() -> None:
+    config = DedupConfig(line_entries=2, window_s=1000, chrome_lag=0)
+    index = KeyIndex(config)
+    key = "line:00000000000000aa"
+
+    def probe(article_id: str, s: int, ts: float) -> Any:
+        return index.probe(Probe(article_id, s, ts, "src", (key,)))[key]
+
+    assert probe("a", 0, 100.0) == []
+    assert probe("b", 1, 200.0) == ["a"]
+    assert probe("a", 2, 300.0) == ["b"]  # not itself; and it stays there once
+    assert probe("c", 3, 400.0) == ["a", "b"]
+    assert probe("d", 4, 500.0) == ["b", "c"]  # the newest two
+    # Asked again, a probe answers what was there before it, whatever came since.
+    assert probe("c", 3, 400.0) == ["a", "b"]
+    assert probe("e", 5, 1250.0) == ["c", "d"]  # "a" and "b" are out of the window
 
 
 def test_signature_records_without_lines_are_still_judged() -> None:
     """Records written before lines were stored carry no ``ln`` nor ``lg``."""
     deduper = InMemoryDeduper()
     deduper.process(article("o", text(BRIDGE)))
-    record = {k: v for k, v in deduper.store["sig:o"].items() if k not in ("ln", "lg")}
+    record = {k: v for k, v in deduper.records["a:o"].items() if k not in ("ln", "lg")}
     fp = fingerprint(text(BRIDGE[:2]))
-    chrome = SiteChrome(deduper.store, T0.timestamp())
-    match = judge(fp, [("o", record)], T0.timestamp(), chrome=chrome)
+    match = judge(fp, [("o", record)], T0.timestamp())
     assert match is not None and match.story_id == "o"
     work = {k: v for k, v in fingerprint_record(fp).items() if k not in ("ln", "lg")}
     assert len(fingerprint_from_record(work).lines) == 0
@@ -427,7 +460,9 @@ def test_empty_texts_are_each_unique_and_write_no_text_key(blank: str) -> None:
         deduper=deduper,
     )
     assert decisions == [Decision("unique", "a"), Decision("unique", "b")]
-    assert not any(key.startswith(("text:", "sig:", "band:")) for key in deduper.store)
+    assert deduper.index is not None
+    assert not any(key.startswith(("text:", "band:")) for key, _ in deduper.index.items())
+    assert not any("sk" in record for record in deduper.records.values())
 
 
 def test_one_word_texts_match_only_exactly_and_with_their_title() -> None:
@@ -465,11 +500,10 @@ def test_enormous_texts_are_decided() -> None:
 def test_redelivery_repeats_the_decision_and_writes_nothing() -> None:
     deduper = InMemoryDeduper()
     _, second = run(article("a", text(BRIDGE)), article("b", text(BRIDGE[:7])), deduper=deduper)
-    before = copy.deepcopy(deduper.store)
-    again = decide(article("b", text(BRIDGE[:7]), minutes=90), deduper.store)
-    assert again.decision == second
-    assert again.updates == ()
-    assert deduper.store == before
+    before = copy.deepcopy(deduper.records)
+    again = deduper.process(article("b", text(BRIDGE[:7]), minutes=90))
+    assert again == second
+    assert deduper.records == before
 
 
 def test_same_url_from_another_source_is_an_exact_copy_of_itself() -> None:
@@ -487,16 +521,7 @@ def test_same_url_from_another_source_is_an_exact_copy_of_itself() -> None:
 # --- state ----------------------------------------------------------------------------------
 
 
-def test_decide_does_not_touch_the_state() -> None:
-    deduper = InMemoryDeduper()
-    run(article("a", text(BRIDGE)), deduper=deduper)
-    before = copy.deepcopy(deduper.store)
-    outcome = decide(article("b", text(BRIDGE[:6]), minutes=1), deduper.store)
-    assert outcome.decision.kind == "near"
-    assert deduper.store == before
-
-
-def test_state_values_are_json_and_survive_a_round_trip() -> None:
+def test_records_are_json_and_survive_a_round_trip() -> None:
     """A Faust table keeps its changelog as JSON: decisions must not change."""
     stream = [
         article("a", text(BRIDGE)),
@@ -504,46 +529,23 @@ def test_state_values_are_json_and_survive_a_round_trip() -> None:
         article("c", text(BRIDGE[:3]), minutes=2),
         article("d", MARKETS_DAY_1, minutes=3),
         article("e", text(ORCHESTRA[:5]) + "\n\nAdvertisement", minutes=4),
+        article("f", text(BRIDGE), minutes=5, source="s2"),
     ]
     plain = InMemoryDeduper()
-    restored: dict[str, Any] = {}
+    restored = InMemoryDeduper()
     for item in stream:
         expected = plain.process(item)
-        outcome = decide(item, restored)
-        apply(restored, outcome.updates)
-        restored = json.loads(json.dumps(restored))
-        assert outcome.decision == expected
-
-
-class MinimalStore:
-    """Only what the StateStore protocol promises: get and item assignment."""
-
-    def __init__(self) -> None:
-        self._data: dict[str, Any] = {}
-
-    def get(self, key: str, /) -> Any:
-        return self._data.get(key)
-
-    def __setitem__(self, key: str, value: Any, /) -> None:
-        self._data[key] = value
-
-
-def test_any_get_and_set_store_works() -> None:
-    store = MinimalStore()
-    decisions = []
-    for item in (article("a", text(BRIDGE)), article("b", text(BRIDGE[:6]), minutes=1)):
-        outcome = decide(item, store)
-        apply(store, outcome.updates)
-        decisions.append(outcome.decision)
-    assert [d.kind for d in decisions] == ["unique", "near"]
+        assert restored.process(item) == expected
+        restored.records = json.loads(json.dumps(restored.records))
 
 
 def test_key_scheme() -> None:
     deduper = InMemoryDeduper()
     run(article("a", text(BRIDGE)), deduper=deduper)
-    prefixes = {key.split(":", 1)[0] for key in deduper.store}
-    assert prefixes == {"url", "text", "sig", "band", "lead", "line"}
-    assert "url:a" in deduper.store and "sig:a" in deduper.store
+    assert deduper.index is not None
+    prefixes = {key.split(":", 1)[0] for key, _ in deduper.index.items()}
+    assert prefixes == {"url", "text", "band", "lead", "line"}
+    assert set(deduper.records) == {"a:a"}
 
 
 def test_judge_does_not_depend_on_candidate_order() -> None:
@@ -552,7 +554,7 @@ def test_judge_does_not_depend_on_candidate_order() -> None:
     for i, body in enumerate(bodies):
         deduper.process(article(f"o{i}", body, minutes=i))
     fp = fingerprint(text(BRIDGE[:6]))
-    candidates = [(f"o{i}", deduper.store[f"sig:o{i}"]) for i in range(3)]
+    candidates = [(f"o{i}", deduper.records[f"a:o{i}"]) for i in range(3)]
     now = T0.timestamp() + 600
     assert judge(fp, candidates, now) is not None
     assert judge(fp, candidates, now) == judge(fp, list(reversed(candidates)), now)
@@ -561,7 +563,7 @@ def test_judge_does_not_depend_on_candidate_order() -> None:
 def test_judge_skips_missing_stale_and_foreign_records() -> None:
     deduper = InMemoryDeduper()
     deduper.process(article("o", text(BRIDGE)))
-    record = deduper.store["sig:o"]
+    record = deduper.records["a:o"]
     fp = fingerprint(text(BRIDGE[:6]))
     now = T0.timestamp()
     assert judge(fp, [("o", record)], now) is not None
@@ -570,14 +572,20 @@ def test_judge_skips_missing_stale_and_foreign_records() -> None:
     assert judge(fp, [("o", {**record, "v": -1})], now) is None
 
 
-def test_probe_bucket_caps_skips_itself_and_drops_stale_entries() -> None:
-    config = DedupConfig(bucket_cap=3, window_s=100)
-    bucket = [["old", 0.0], ["x", 950.0], ["me", 960.0], ["y", 990.0]]
-    members, joined = probe_bucket(bucket, "me", 1000.0, config)
-    assert members == ["x", "y"]
-    assert joined == [["x", 950.0], ["y", 990.0], ["me", 1000.0]]
-    members, joined = probe_bucket([*joined, ["z", 995.0]], "new", 1000.0, config)
-    assert len(joined) == 3 and joined[-1] == ["new", 1000.0]
+def test_buckets_cap_skip_the_article_and_drop_stale_entries() -> None:
+    config = DedupConfig(bucket_cap=2, window_s=100)
+    index = KeyIndex(config)
+    key = "band:0:00aa"
+
+    def probe(article_id: str, s: int, ts: float) -> Any:
+        return index.probe(Probe(article_id, s, ts, "src", (key,)))[key]
+
+    assert probe("old", 0, 0.0) == []
+    assert probe("x", 1, 950.0) == []  # "old" is out of the window
+    assert probe("me", 2, 960.0) == ["x"]
+    assert probe("y", 3, 990.0) == ["x", "me"]
+    assert probe("me", 4, 1000.0) == ["x", "y"]  # not itself
+    assert probe("new", 5, 1000.0) == ["me", "y"]  # the newest two, in order
 
 
 # --- expiry ---------------------------------------------------------------------------------
@@ -601,13 +609,14 @@ def test_memory_stays_bounded_by_the_window() -> None:
             body = text(ORCHESTRA if i % 2 else BRIDGE) + f"\n\nIssue number {i} of the paper."
             yield article(f"a{i}", body, minutes=i * 30)
 
+    assert deduper.index is not None
     sizes = []
     for item in stream():
         deduper.process(item)
-        sizes.append(len(deduper.store))
+        sizes.append(len(deduper.records) + len(deduper.index))
     assert max(sizes[20:]) <= max(sizes[:8]) + 60  # a steady state, not growth
     assert deduper.expire(T0 + timedelta(days=10)) > 0
-    assert len(deduper.store) == 0
+    assert len(deduper.records) == 0 and len(deduper.index) == 0
 
 
 # --- compatibility with the messages -------------------------------------------------------

@@ -41,8 +41,15 @@ def test_stage_specs_follow_the_pipeline_and_find_internal_topics() -> None:
         ("dedup", ("p.news.clean",)),
         ("indexer", ("p.news.unique",)),
     ]
-    existing = ["p.news.clean", "d-decide", "d-state-changelog", "d-__assignor-__leader", "dx-y"]
-    assert specs[0].with_internal(existing).inputs == ("p.news.clean", "d-decide")
+    existing = [
+        "p.news.clean",
+        "d-order",
+        "d-shards",
+        "d-records-changelog",
+        "d-__assignor-__leader",
+        "dx-y",
+    ]
+    assert specs[0].with_internal(existing).inputs == ("p.news.clean", "d-order", "d-shards")
 
 
 def test_reprocess_plan_names_its_own_topics_index_and_groups() -> None:

@@ -1,0 +1,213 @@
+"""Decisions spread over partitions and workers equal one process's, whatever the timing.
+
+A simulated deployment: each partition of the shard topic is a FIFO queue
+(Kafka keeps order within a partition), each worker owns some partitions
+with a dict as its table, and a seeded scheduler delivers the next message
+of a random partition, so messages of different partitions interleave in
+every way. Workers are killed (their memory lost, their table kept, as a
+changelog keeps it, and their last messages delivered again, as offsets not
+yet committed are) and partitions move between workers, with the table's
+records of those partitions. Every verdict must equal
+:class:`~services.dedup.resolve.InMemoryDeduper`'s on the router's order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from datetime import UTC
+from functools import cache
+from typing import Any
+
+import orjson
+import pytest
+
+from bench.dedup.generate import generate
+from services.dedup.decide import Article, DedupConfig
+from services.dedup.fingerprint import fingerprint
+from services.dedup.keys import home_of
+from services.dedup.resolve import InMemoryDeduper
+from services.dedup.shards import Shards, pack, record_partition
+from services.dedup.work import encode_work
+from shared import codec
+from shared.models import CleanArticle
+
+CONFIG = DedupConfig()
+PARTITIONS = 6
+
+
+@cache
+def works() -> tuple[tuple[Article, bytes], ...]:
+    """About 600 generated articles as work messages, and three redeliveries."""
+    docs = generate(11, 0.5, real=False)
+    out = []
+    for doc in docs:
+        clean = CleanArticle(
+            id=doc.id,
+            source_id=doc.source,
+            url=doc.url,
+            canonical_url=doc.url,
+            fetched_at=doc.seen_at,
+            title=doc.title,
+            text=doc.text,
+        )
+        raw = codec.encode(clean)
+        fp = fingerprint(clean.text, title=clean.title)
+        article = Article.from_clean(clean, seen_at=doc.seen_at.astimezone(UTC))
+        out.append((article, encode_work(raw, clean, doc.seen_at, fp)))
+    # The same article again: from its own source (a redelivery) and another.
+    out.insert(40, out[3])
+    out.insert(90, (out[5][0], out[5][1].replace(b'"source":"', b'"source":"other-', 1)))
+    return tuple(out)
+
+
+@cache
+def expected() -> list[tuple[str, str]]:
+    single = InMemoryDeduper(CONFIG)
+    verdicts = []
+    for article, work in works():
+        source = orjson.loads(work.partition(b"\n")[0])["source"]
+        article = Article(
+            article.id,
+            article.canonical_url,
+            article.title,
+            article.text,
+            source,
+            article.seen_at,
+        )
+        decision = single.process(article)
+        verdicts.append(
+            (
+                article.id,
+                f"{decision.kind} {decision.story_id} {decision.duplicate_of} "
+                f"{decision.similarity}",
+            )
+        )
+    return verdicts
+
+
+class Box:
+    """An Outbox into the simulated topics."""
+
+    def __init__(self, queues: list[deque[bytes]], verdicts: list[tuple[str, str]]) -> None:
+        self.queues = queues
+        self.verdicts = verdicts
+        self.finished: list[str] = []
+        self.outgoing: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
+
+    def send(self, partition: int, item: dict[str, Any], body: bytes | None = None) -> None:
+        self.outgoing.setdefault(partition, []).append((item, body))
+
+    def flush(self) -> None:
+        """Each step's items as messages, packed per partition (small, to
+        split them over several)."""
+        for partition, items in self.outgoing.items():
+            self.queues[partition].extend(pack(items, limit=20_000))
+        self.outgoing.clear()
+
+    def done(self, key: str) -> None:
+        self.finished.append(key)
+
+    def unique(self, key: str, value: bytes) -> None:
+        doc = orjson.loads(value)
+        self.verdicts.append(
+            (key, f"{doc['kind']} {doc['story_id']} {doc['duplicate_of']} {doc['similarity']}")
+        )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def simulate(seed: int, workers: int, *, kills: int = 0, moves: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    clock = Clock()
+    queues: list[deque[bytes]] = [deque() for _ in range(PARTITIONS)]
+    verdicts: list[tuple[str, str]] = []
+    box = Box(queues, verdicts)
+    owner = [p % workers for p in range(PARTITIONS)]
+    tables: list[dict[str, Any]] = [{} for _ in range(workers)]
+    nodes = [Shards(tables[w], PARTITIONS, CONFIG, clock) for w in range(workers)]
+    todo = deque(enumerate(w for _, w in works()))
+    router = Shards({}, PARTITIONS, CONFIG, clock)
+    events = 0
+    # Per partition, the messages handled since the last "commit".
+    uncommitted: list[list[bytes]] = [[] for _ in range(PARTITIONS)]
+    kill_at = set(rng.sample(range(200, 4000), kills))
+    move_at = set(rng.sample(range(200, 4000), moves))
+
+    def active(w: int) -> set[int]:
+        return {p for p in range(PARTITIONS) if owner[p] == w}
+
+    while todo or any(queues) or any(n.pending for n in nodes):
+        clock.now += 0.01
+        events += 1
+        for w, node in enumerate(nodes):
+            if node.stale:
+                node.rebuild(active(w), box)
+                box.flush()
+        if events in kill_at:
+            w = rng.randrange(workers)
+            nodes[w] = Shards(tables[w], PARTITIONS, CONFIG, clock)  # memory gone, table kept
+            for p in active(w):
+                queues[p].extendleft(reversed(uncommitted[p]))
+                uncommitted[p].clear()
+        if events in move_at and workers > 1:
+            p = rng.randrange(PARTITIONS)
+            old, new = owner[p], (owner[p] + 1) % workers
+            for key in [k for k in tables[old] if record_partition(k, PARTITIONS) == p]:
+                tables[new][key] = orjson.loads(orjson.dumps(tables[old].pop(key)))
+            owner[p] = new
+            nodes[old].stale = nodes[new].stale = True
+        if events % 50 == 0:
+            clock.now += 1.0
+            for w, node in enumerate(nodes):
+                node.retry(active(w), box)
+            box.flush()
+        busy = [p for p in range(PARTITIONS) if queues[p]]
+        if todo and (not busy or rng.random() < 0.3):
+            s, work = todo.popleft()
+            router.route(s, work, box)
+            box.flush()
+            continue
+        if not busy:
+            clock.now += RETRY
+            continue
+        p = rng.choice(busy)
+        message = queues[p].popleft()
+        nodes[owner[p]].handle(p, message, box)
+        box.flush()
+        for key in box.finished:  # the verdicts were "confirmed"
+            tables[owner[p]].pop(key, None)
+        box.finished.clear()
+        uncommitted[p].append(message)
+        if rng.random() < 0.2:
+            uncommitted[p].clear()
+        assert events < 500_000, "no progress"
+    return verdicts
+
+
+RETRY = 6.0
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_partitioned_decisions_equal_one_process(workers: int) -> None:
+    got = simulate(seed=workers, workers=workers)
+    assert sorted(got) == sorted(expected())
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_killed_workers_and_moved_partitions_change_no_decision(seed: int) -> None:
+    got = simulate(seed=seed, workers=2, kills=8, moves=4)
+    # A verdict may be sent twice (the indexer writes it once), never differently.
+    assert sorted(set(got)) == sorted(set(expected()))
+    assert {article_id for article_id, _ in got} == {article_id for article_id, _ in expected()}
+
+
+def test_homes_spread_over_the_partitions() -> None:
+    homes = {home_of(article.id, PARTITIONS) for article, _ in works()}
+    assert homes == set(range(PARTITIONS))
