@@ -37,8 +37,9 @@ from shared.kafka import Emitter, as_current, batches, make_app, raw_topic
 from shared.models import CleanArticle
 
 STAGE = "dedup"
-# How often stalled decisions are checked (see Shards.retry).
-RETRY_EVERY_S = 2.0
+# How often stalled decisions are looked for (see Shards.retry), and a
+# rebuild made if a rebalance happened while no message came.
+RETRY_EVERY_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,8 @@ def build(settings: DedupSettings) -> faust.App:
 
     @app.timer(interval=RETRY_EVERY_S)  # type: ignore[untyped-decorator]
     async def retry_stalled() -> None:
-        # Answers and records lost with a worker that died or gave up a
-        # partition are asked for again (see Shards.retry).
+        # A rebalance with no message since still rebuilds; decisions stalled
+        # far too long ask again (see Shards.retry).
         box = _Box()
         if shards.stale:
             shards.rebuild(active(), box)

@@ -68,16 +68,15 @@ __all__ = ["Outbox", "Records", "Shards", "pack", "record_partition", "route_key
 
 log = logging.getLogger(__name__)
 
-# A pending decision that made no progress for this long asks again for
-# what it is missing: an answer or record lost with a worker that died or
-# gave up its partition. Long enough that a busy worker is not flooded with
-# questions it is about to answer anyway, and doubled after each retry
-# (up to 2**MAX_BACKOFF times): behind a backlog, answers are merely late.
-RETRY_AFTER_S = 5.0
-MAX_BACKOFF = 6
-# Answers that arrive before their work (the two come by different routes)
-# are kept this long; an answer for work already decided is dropped after it.
-EARLY_TTL_S = 120.0
+# Answers and questions in memory are lost only with a worker: when one dies
+# or gives up partitions, which is a rebalance, after which every worker
+# rebuilds and asks again for all its pending decisions miss (answers that
+# came before their work are kept in the table). So retries are only a
+# safety net, for a decision stalled far longer than any backlog explains:
+# asking again costs messages, and a busy pipeline must not be flooded with
+# questions it is about to answer anyway. Doubled after each retry.
+RETRY_AFTER_S = 600.0
+MAX_BACKOFF = 4
 # Size a shard message is kept under (the broker's default limit is 1 MiB).
 MESSAGE_BYTES = 512 * 1024
 
@@ -254,6 +253,8 @@ class Shards:
         pending = Pending(work, s, partition, set(msg["o"]), answer, touched=self._clock())
         self._add(pending)
         for _, source, early in self._early.pop(pending.key, ()):
+            if self._table.get(_early_key(article_id, s, source)) is not None:
+                del self._table[_early_key(article_id, s, source)]
             if source in pending.waiting:
                 pending.waiting.discard(source)
                 pending.answer.update(early)
@@ -264,7 +265,7 @@ class Shards:
         if msg.get("q") and self._seen.get(partition, -1) < s:
             return  # asked again before the probe itself came: it will answer
         answer = self._probe_keys(partition, msg["id"], s, float(msg["ts"]), msg["src"], msg["k"])
-        reply = {"t": "A", "s": s, "id": msg["id"], "f": partition, "a": answer}
+        reply = {"t": "A", "s": s, "id": msg["id"], "f": partition, "ts": msg["ts"], "a": answer}
         out.send(int(msg["h"]), reply)
 
     def _probe_keys(
@@ -289,6 +290,11 @@ class Shards:
         source = int(msg["f"])
         pending = self._pending.get(key)
         if pending is None:
+            if _is_decided(self._table.get(record_key(key[0])), key[1]):
+                return  # asked again after all: decided already
+            # Came before its work (the two take different routes): kept in
+            # the table too, as it is not asked for again after a crash.
+            self._table[_early_key(key[0], key[1], source)] = {"ts": msg["ts"], "a": msg["a"]}
             self._early.setdefault(key, []).append((self._clock(), source, msg["a"]))
             return
         if source in pending.waiting:
@@ -398,6 +404,7 @@ class Shards:
         self._parked.clear()
         self._seen.clear()
         self._journaled.clear()
+        self._early.clear()
         journals: list[tuple[int, int, dict[str, Any]]] = []
         works: list[tuple[str, int, int, dict[str, Any]]] = []
         for key, value in list(self._table.items()):
@@ -411,6 +418,11 @@ class Shards:
                     home = home_of(article_id, self._partitions)
                     if home in active:
                         works.append((article_id, int(seq), home, value))
+                elif key.startswith("e:"):
+                    article_id, seq, source = key[2:].rsplit(":", 2)
+                    if home_of(article_id, self._partitions) in active:
+                        early = (self._clock(), int(source), value["a"])
+                        self._early.setdefault((article_id, int(seq)), []).append(early)
             except (TypeError, ValueError):
                 log.warning("dedup state: unreadable record", extra={"record": key})
         entries: list[tuple[int, int, dict[str, Any]]] = []
@@ -469,13 +481,11 @@ class Shards:
                 out.send(pending.partition, nudge)
 
     def retry(self, active: set[int], out: Outbox) -> int:
-        """Ask again for what stalled decisions miss; drop state of partitions
-        given up. Returns how many decisions asked again."""
+        """Ask again for what long stalled decisions miss (see RETRY_AFTER_S);
+        drop state of partitions given up. Returns how many asked again."""
         now = self._clock()
         for key in [k for k, p in self._pending.items() if p.partition not in active]:
             self._remove(key)
-        for key in [k for k, early in self._early.items() if now - early[0][0] > EARLY_TTL_S]:
-            del self._early[key]
         stalled = [
             p
             for p in self._pending.values()
@@ -518,7 +528,7 @@ class Shards:
         stale = [
             (key, value)
             for key, value in list(self._table.items())
-            if key[:2] in ("j:", "a:")
+            if key[:2] in ("j:", "a:", "e:")
             and record_partition(key, self._partitions) == partition
             and float(value.get("ts", 0)) < cutoff
         ]
@@ -526,6 +536,9 @@ class Shards:
             if key.startswith("j:"):
                 for entry in value.get("e", ()):
                     self._journaled.pop((partition, int(entry["s"])), None)
+            elif key.startswith("e:"):
+                article_id, seq, _ = key[2:].rsplit(":", 2)
+                self._early.pop((article_id, int(seq)), None)
             del self._table[key]
         self.index.expire(now)
         return len(stale)
@@ -554,6 +567,8 @@ def record_partition(key: str, partitions: int) -> int:
         return home_of(key[2:].rsplit(":", 1)[0], partitions)
     if key.startswith("a:"):
         return home_of(key[2:], partitions)
+    if key.startswith("e:"):
+        return home_of(key[2:].rsplit(":", 2)[0], partitions)
     raise ValueError(f"not a dedup table key: {key!r}")
 
 
@@ -563,6 +578,10 @@ def _is_decided(record: Any, s: int) -> bool:
 
 def _work_key(article_id: str, s: int) -> str:
     return f"w:{article_id}:{s}"
+
+
+def _early_key(article_id: str, s: int, source: int) -> str:
+    return f"e:{article_id}:{s}:{source}"
 
 
 def _journal_key(partition: int, s: int) -> str:
