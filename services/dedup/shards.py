@@ -79,6 +79,9 @@ RETRY_AFTER_S = 600.0
 MAX_BACKOFF = 4
 # Size a shard message is kept under (the broker's default limit is 1 MiB).
 MESSAGE_BYTES = 512 * 1024
+# Size a journal record is kept under: a changelog message over the broker's
+# limit is refused, and Faust's changelog sender then stalls every agent.
+JOURNAL_BYTES = 256 * 1024
 
 
 class Records(Protocol):
@@ -212,10 +215,10 @@ class Shards:
                     "dedup: shard item skipped",
                     extra={"partition": partition, "kind": item.get("t"), "error": repr(exc)},
                 )
-        if self._journal:
-            entries, self._journal = self._journal, []
-            ts = max(float(entry["ts"]) for entry in entries)
-            self._table[_journal_key(partition, int(entries[0]["s"]))] = {"ts": ts, "e": entries}
+        entries, self._journal = self._journal, []
+        for chunk in _chunks(entries, JOURNAL_BYTES):
+            ts = max(float(entry["ts"]) for entry in chunk)
+            self._table[_journal_key(partition, int(chunk[0]["s"]))] = {"ts": ts, "e": chunk}
 
     def _item(self, partition: int, msg: dict[str, Any], body: bytes | None, out: Outbox) -> None:
         kind = msg["t"]
@@ -578,6 +581,21 @@ def _is_decided(record: Any, s: int) -> bool:
 
 def _work_key(article_id: str, s: int) -> str:
     return f"w:{article_id}:{s}"
+
+
+def _chunks(entries: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
+    """``entries`` in runs of about ``limit`` bytes of JSON at most (one entry
+    per run when it alone is larger)."""
+    chunks: list[list[dict[str, Any]]] = []
+    size = limit
+    for entry in entries:
+        grown = len(orjson.dumps(entry))
+        if size + grown > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += grown
+    return chunks
 
 
 def _early_key(article_id: str, s: int, source: int) -> str:

@@ -255,3 +255,23 @@ def test_an_answer_before_its_work_survives_a_crash() -> None:
         node.handle(home, message, box)
     assert node.pending == 0  # decided, on the answers kept in the table
     assert [key for key, _ in box.verdicts] == [article.id]
+
+
+def test_journal_records_stay_under_the_brokers_message_size() -> None:
+    """A backlog hands a worker hundreds of probes in one message; one journal
+    record for all of them outgrew the broker's 1 MiB and stalled the worker."""
+    table: dict[str, Any] = {}
+    box = Box([deque() for _ in range(PARTITIONS)], [])
+    router = Shards({}, PARTITIONS, CONFIG)
+    for s, (_, work) in enumerate(works()):
+        router.route(s, work, box)
+    node = Shards(table, PARTITIONS, CONFIG)
+    node.rebuild(set(range(PARTITIONS)), box)
+    routed = dict(box.outgoing)
+    box.outgoing.clear()
+    for p, items in routed.items():
+        for message in pack(items, limit=50 * 1024 * 1024):
+            node.handle(p, message, box)
+    sizes = [len(orjson.dumps(v)) for k, v in table.items() if k.startswith("j:")]
+    assert sum(len(v["e"]) for k, v in table.items() if k.startswith("j:")) >= len(works())
+    assert max(sizes) < 300 * 1024
