@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.dedup.corpus import TEMPLATES, TOPICS, compose, make_event, real_bodies, templated
+from shared.models import CleanArticle
 
 __all__ = ["CHANGES", "Doc", "generate"]
 
@@ -42,6 +44,19 @@ class Doc:
     source: str
     url: str
     seen_at: datetime
+
+    def clean(self, **extra: Any) -> CleanArticle:
+        """This document as the ``news.clean`` message dedup reads."""
+        return CleanArticle(
+            id=self.id,
+            source_id=self.source,
+            url=self.url,
+            canonical_url=self.url,
+            fetched_at=self.seen_at,
+            title=self.title,
+            text=self.text,
+            **extra,
+        )
 
 
 # --- syndication changes -----------------------------------------------------------

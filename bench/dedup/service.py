@@ -77,18 +77,7 @@ def articles(docs: Sequence[Doc]) -> list[tuple[CleanArticle, int]]:
     out = []
     for doc in docs:
         ms = int(doc.seen_at.timestamp() * 1000)
-        clean = CleanArticle(
-            id=doc.id,
-            source_id=doc.source,
-            url=doc.url,
-            canonical_url=doc.url,
-            fetched_at=doc.seen_at,
-            title=doc.title,
-            text=doc.text,
-            language="en",
-            word_count=len(doc.text.split()),
-            extractor="bench",
-        )
+        clean = doc.clean(language="en", word_count=len(doc.text.split()), extractor="bench")
         out.append((clean, ms))
     return out
 

@@ -141,18 +141,7 @@ async def test_a_restarted_worker_still_matches_what_it_saw_before(
 def _generated(count: int) -> list[CleanArticle]:
     """Generated stories, copies and hard negatives (the bench generator's own texts)."""
     docs = generate(3, 0.4, real=False)[:count]
-    return [
-        CleanArticle(
-            id=doc.id,
-            source_id=doc.source,
-            url=doc.url,
-            canonical_url=doc.url,
-            fetched_at=doc.seen_at,
-            title=doc.title,
-            text=doc.text,
-        )
-        for doc in docs
-    ]
+    return [doc.clean() for doc in docs]
 
 
 async def _decided_in_order(common: CommonSettings, count: int) -> list[tuple[str, str]]:

@@ -30,7 +30,6 @@ from services.dedup.resolve import InMemoryDeduper
 from services.dedup.shards import Shards, pack, record_partition
 from services.dedup.work import encode_work
 from shared import codec
-from shared.models import CleanArticle
 
 CONFIG = DedupConfig()
 PARTITIONS = 6
@@ -42,15 +41,7 @@ def works() -> tuple[tuple[Article, bytes], ...]:
     docs = generate(11, 0.5, real=False)
     out = []
     for doc in docs:
-        clean = CleanArticle(
-            id=doc.id,
-            source_id=doc.source,
-            url=doc.url,
-            canonical_url=doc.url,
-            fetched_at=doc.seen_at,
-            title=doc.title,
-            text=doc.text,
-        )
+        clean = doc.clean()
         raw = codec.encode(clean)
         fp = fingerprint(clean.text, title=clean.title)
         article = Article.from_clean(clean, seen_at=doc.seen_at.astimezone(UTC))
