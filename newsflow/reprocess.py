@@ -43,7 +43,7 @@ from elasticsearch.helpers import bulk, scan
 from newsflow.infra import apply_topics
 from newsflow.paths import RUN_DIR
 from newsflow.procs import start, stop
-from newsflow.status import StageSpec, drained, stage_specs
+from newsflow.status import DrainWatch, StageSpec, stage_specs
 from newsflow.topicread import partitions_of
 from shared.settings import CommonSettings
 
@@ -285,14 +285,25 @@ def _wait_drained(
     on_progress: Callable[[Progress], None],
     deadline: float,
 ) -> None:
-    while True:
-        state = asyncio.run(drained(plan.work, plan.specs))
-        on_progress(Progress(phase, min(state.done, total), total))
-        if state.drained:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reprocessing did not finish ({phase}); see .run/logs/")
-        time.sleep(1.0)
+    asyncio.run(_until_drained(plan, total, phase, on_progress, deadline))
+
+
+async def _until_drained(
+    plan: Plan,
+    total: int,
+    phase: str,
+    on_progress: Callable[[Progress], None],
+    deadline: float,
+) -> None:
+    async with DrainWatch(plan.work, plan.specs) as watch:
+        while True:
+            state = await watch.check()
+            on_progress(Progress(phase, min(state.done, total), total))
+            if state.drained:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reprocessing did not finish ({phase}); see .run/logs/")
+            await asyncio.sleep(1.0)
 
 
 def carry_over(es: Elasticsearch, plan: Plan, before: datetime | None) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-__all__ = ["partitions_of", "read_topic"]
+__all__ = ["partitions_in", "partitions_of", "read_topic"]
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:
@@ -16,9 +16,14 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        return await partitions_in(admin, topic)
     finally:
         await admin.close()
+
+
+async def partitions_in(admin: AIOKafkaAdminClient, topic: str) -> list[int]:
+    """:func:`partitions_of`, asked through an admin client the caller holds open."""
+    described = await admin.describe_topics([topic])
     for entry in described:
         if entry["topic"] == topic and entry.get("error_code", 0) == 0:
             return sorted(p["partition"] for p in entry["partitions"])

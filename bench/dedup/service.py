@@ -53,14 +53,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.dedup.generate import Doc, generate
-from bench.pipeline.measure import CpuMeter, pid_listening_on, ready, records
+from bench.pipeline.measure import CpuMeter, pid_listening_on, ready
 from newsflow.infra import apply_topics
-from newsflow.status import drained, kafka_status, stage_specs
-from newsflow.topicread import read_topic
+from newsflow.status import DrainWatch, kafka_status, stage_specs
+from newsflow.topicread import partitions_of, read_topic
 from services.dedup.decide import Article
 from services.dedup.resolve import InMemoryDeduper
 from shared import codec
@@ -132,14 +132,30 @@ def wait_ready(
 
 def wait_drained(common: CommonSettings, app_id: str, total: int, timeout_s: float) -> None:
     """Until every article has its verdict on news.unique and all input is committed."""
-    specs = stage_specs(common, {"dedup": app_id})
+    asyncio.run(_until_drained(common, app_id, total, timeout_s))
+
+
+async def _until_drained(common: CommonSettings, app_id: str, total: int, timeout_s: float) -> None:
+    # One consumer and one DrainWatch for the whole wait: clients opened for
+    # every look (about 130 ms of CPU each, four times a second) would take
+    # a third of a core from the workers being measured.
+    topic = common.topics.unique
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if asyncio.run(records(common, common.topics.unique)) >= total and (
-            asyncio.run(drained(common, specs)).drained
-        ):
-            return
-        time.sleep(0.25)
+    consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap)
+    await consumer.start()
+    try:
+        specs = stage_specs(common, {"dedup": app_id})
+        async with DrainWatch(common, specs) as watch:
+            tps = [
+                TopicPartition(topic, p) for p in await partitions_of(common.kafka_bootstrap, topic)
+            ]
+            while time.monotonic() < deadline:
+                verdicts = sum((await consumer.end_offsets(tps)).values())
+                if verdicts >= total and (await watch.check()).drained:
+                    return
+                await asyncio.sleep(0.25)
+    finally:
+        await consumer.stop()
     raise TimeoutError(f"not drained after {timeout_s:.0f} s")
 
 

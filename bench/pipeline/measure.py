@@ -11,12 +11,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from newsflow.topicread import partitions_of
-from shared.settings import CommonSettings
-
-__all__ = ["CpuMeter", "machine_busy_s", "pid_listening_on", "process_tree", "ready", "records"]
+__all__ = ["CpuMeter", "machine_busy_s", "pid_listening_on", "process_tree", "ready"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -116,15 +111,3 @@ def ready(port: int | None) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
-
-
-async def records(common: CommonSettings, topic: str) -> int:
-    """How many records ``topic`` holds: its partitions' end offsets, summed."""
-    parts = await partitions_of(common.kafka_bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-    finally:
-        await consumer.stop()
-    return int(sum(ends.values()))

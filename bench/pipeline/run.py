@@ -38,14 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import Elasticsearch
 
-from bench.pipeline.measure import CpuMeter, pid_listening_on, ready, records
+from bench.pipeline.measure import CpuMeter, pid_listening_on, ready
 from bench.pipeline.site import GeneratedSite, expected_id, sources
 from newsflow.feeds import put_sources
 from newsflow.infra import apply_index, apply_topics
-from newsflow.status import drained, kafka_status, stage_specs
-from newsflow.topicread import read_topic
+from newsflow.status import DrainWatch, StageSpec, kafka_status, stage_specs
+from newsflow.topicread import partitions_of, read_topic
 from shared.elastic import sync_client
 from shared.settings import CommonSettings
 
@@ -359,15 +360,11 @@ def standalone(
             site.start_in_thread()
             srcs = sources(site.base_url, args.feeds, interval_s=args.backlog_poll_s)
             asyncio.run(put_sources(common, srcs))
-            while asyncio.run(records(common, common.topics.raw)) < total:
-                time.sleep(0.5)
+            asyncio.run(_until_fetched(common, total))
             done = total
         else:
             specs = stage_specs(common, {stage: workers.app_id(stage)})
-            first = asyncio.run(drained(common, specs)).done
-            while not (state := asyncio.run(drained(common, specs))).drained:
-                time.sleep(0.5)
-            done = state.done - first
+            done = asyncio.run(_until_drained(common, specs))
         seconds = time.monotonic() - started
         cpu = meter.stop()
     finally:
@@ -385,6 +382,32 @@ def standalone(
         "rate": round(total / seconds, 1),
         "cpu_s": cpu,
     }
+
+
+async def _until_fetched(common: CommonSettings, total: int) -> None:
+    """Wait until the raw topic holds ``total`` records, asking over one consumer.
+
+    Clients opened for every look (130 ms of CPU each, twice a second) would
+    take a quarter of a core from the stage being measured.
+    """
+    topic = common.topics.raw
+    consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await partitions_of(common.kafka_bootstrap, topic)]
+        while sum((await consumer.end_offsets(tps)).values()) < total:
+            await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
+
+
+async def _until_drained(common: CommonSettings, specs: list[StageSpec]) -> int:
+    """Wait until the stage has committed all its input; the messages it did meanwhile."""
+    async with DrainWatch(common, specs) as watch:
+        first = (await watch.check()).done
+        while not (state := await watch.check()).drained:
+            await asyncio.sleep(0.5)
+    return state.done - first
 
 
 def _meter(common: CommonSettings, workers: Workers) -> CpuMeter:
