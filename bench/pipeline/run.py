@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from elasticsearch import Elasticsearch
 
 from bench.pipeline.measure import CpuMeter, pid_listening_on, ready
@@ -113,8 +114,12 @@ class Workers:
         """Until every stage's group has a member and each member answers /readyz."""
         apps = {stage: self.app_id(stage) for stage in stages}
         while True:
-            found, _ = asyncio.run(kafka_status(self.common, stage_specs(self.common, apps)))
-            if all(s.members and all(ready(m.metrics_port) for m in s.members) for s in found):
+            try:
+                found, _ = asyncio.run(kafka_status(self.common, stage_specs(self.common, apps)))
+            except KafkaError:  # e.g. no group coordinator yet on a fresh broker
+                found = []
+            members = [s.members for s in found]
+            if found and all(ms and all(ready(m.metrics_port) for m in ms) for ms in members):
                 return
             if any(p.poll() is not None for p in self.procs):
                 raise RuntimeError(f"a worker exited; see {self.logs}")
@@ -225,7 +230,9 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def count(es: Elasticsearch, alias: str) -> int:
-    es.indices.refresh(index=alias)
+    """Documents searchable now. No forced refresh: searchable means after the
+    index's own refresh, and a refresh forced twice a second made tiny segments
+    for Elasticsearch to merge while the pipeline was being measured."""
     return int(es.count(index=alias)["count"])
 
 
@@ -341,10 +348,15 @@ def standalone(
 ) -> dict[str, Any]:
     """One stage alone over the phase 1 articles; its steady rate."""
     tag = f"{base.index_prefix}s{stage[0]}"
-    common = base.model_copy(update={"index_prefix": tag})
-    if stage == "fetcher":
-        common = common.model_copy(update={"topic_prefix": f"{tag}."})
-        asyncio.run(apply_topics(common))
+    # Topics of its own: the stage reads exactly what its input held after
+    # phase 1 (copied), and the earlier standalone stages' output does not
+    # land there (the cleaner's alone had once doubled dedup's input).
+    common = base.model_copy(update={"index_prefix": tag, "topic_prefix": f"{tag}."})
+    asyncio.run(apply_topics(common))
+    if stage != "fetcher":
+        copied = asyncio.run(copy_input(base, common, _INPUT[stage]))
+        if copied != total:
+            print(f"warning: {stage}'s input held {copied} messages, not {total}", flush=True)
     if stage == "indexer":
         with sync_client(common) as es:
             apply_index(es, common)
@@ -372,8 +384,9 @@ def standalone(
         if site is not None:
             site.shutdown()
     # The rate is in articles, as the pipeline's is: the time this stage took
-    # over the whole backlog of the same ``total`` articles. Its input
-    # messages may be more (a dedup worker also reads its internal topic).
+    # over the whole backlog of the same ``total`` articles. ``messages`` are
+    # those the stage committed on its input, ``total`` unless some were
+    # read twice.
     return {
         "stage": stage,
         "articles": total,
@@ -382,6 +395,48 @@ def standalone(
         "rate": round(total / seconds, 1),
         "cpu_s": cpu,
     }
+
+
+# The attribute of ``CommonSettings.topics`` each stage reads.
+_INPUT = {"cleaner": "raw", "dedup": "clean", "indexer": "unique"}
+
+
+async def copy_input(source: CommonSettings, target: CommonSettings, name: str) -> int:
+    """Copy topic ``name`` of ``source``'s prefix to ``target``'s, partition by partition,
+    keys and timestamps kept; how many messages."""
+    src, dst = getattr(source.topics, name), getattr(target.topics, name)
+    consumer = AIOKafkaConsumer(bootstrap_servers=source.kafka_bootstrap, enable_auto_commit=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=target.kafka_bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1 << 20,
+        max_request_size=10_485_760,
+    )
+    await consumer.start()
+    await producer.start()
+    copied = 0
+    try:
+        tps = [TopicPartition(src, p) for p in await partitions_of(source.kafka_bootstrap, src)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        todo = {tp for tp in tps if ends[tp] > 0}
+        while todo:
+            fetched = await consumer.getmany(*todo, timeout_ms=1000)
+            for tp, records in fetched.items():
+                for r in records:
+                    await producer.send(
+                        dst, r.value, key=r.key, partition=tp.partition, timestamp_ms=r.timestamp
+                    )
+                copied += len(records)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    todo.discard(tp)
+        await producer.flush()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return copied
 
 
 async def _until_fetched(common: CommonSettings, total: int) -> None:

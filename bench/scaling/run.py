@@ -33,6 +33,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from bench.pipeline.measure import CpuMeter, pid_listening_on, ready
 from bench.pipeline.site import raw_article
@@ -78,7 +79,10 @@ async def fill(common: CommonSettings, pages: int) -> None:
 
 def _group_ready(common: CommonSettings, app_id: str, workers: int) -> bool:
     specs = stage_specs(common, {"cleaner": app_id})
-    stages, _ = asyncio.run(kafka_status(common, specs))
+    try:
+        stages, _ = asyncio.run(kafka_status(common, specs))
+    except KafkaError:  # e.g. no group coordinator yet on a fresh broker
+        return False
     members = stages[0].members
     return len(members) == workers and all(ready(m.metrics_port) for m in members)
 
