@@ -142,10 +142,13 @@ class Workers:
 class Searchable(threading.Thread):
     """Notes when each document first shows up in a search (every ``every_s``)."""
 
-    def __init__(self, common: CommonSettings, every_s: float = 0.25) -> None:
+    def __init__(
+        self, common: CommonSettings, every_s: float = 0.25, lookback_s: float = 5.0
+    ) -> None:
         super().__init__(daemon=True)
         self.common = common
         self.every_s = every_s
+        self.lookback_s = lookback_s
         self.seen: dict[str, float] = {}
         self.done = threading.Event()
 
@@ -158,7 +161,7 @@ class Searchable(threading.Thread):
                 if newest:
                     # Documents written a little before the newest one may
                     # become visible only at the next refresh: look back.
-                    watermark = _minus(newest, 5.0)
+                    watermark = _minus(newest, self.lookback_s)
                 time.sleep(self.every_s)
 
     def _sweep(self, es: Elasticsearch, since: str, now: float) -> str | None:
@@ -240,7 +243,13 @@ def backlog(args: argparse.Namespace, common: CommonSettings, logs: Path) -> dic
     """Phase 1: the whole pipeline over a site whose articles are all there at once."""
     site = GeneratedSite(args.feeds, args.articles // args.feeds)
     site.start_in_thread()
-    watcher = Searchable(common)
+    # Every 0.25 s with 5 s of look-back (as in the live phase) the watcher
+    # read back twenty documents for each one indexed, and its searches cost
+    # Elasticsearch several times the indexing itself. Delays here are a
+    # minute long: a second's precision is enough. The index has one shard,
+    # so a refresh shows every document written before it at once; 3 s of
+    # look-back covers a bulk request still under way at the newest one.
+    watcher = Searchable(common, every_s=1.0, lookback_s=3.0)
     workers = Workers(common, logs, fetcher_env(args.backlog_poll_s))
     meter = _meter(common, workers)
     try:
@@ -267,6 +276,7 @@ def backlog(args: argparse.Namespace, common: CommonSettings, logs: Path) -> dic
         "articles": site.total,
         "seconds": round(last - first, 1),
         "rate": round(site.total / (last - first), 1),
+        "delay_found": len(waits),
         "delay_p50_s": round(_percentile(waits, 0.5), 1),
         "delay_p99_s": round(_percentile(waits, 0.99), 1),
         "cpu_s": cpu,
