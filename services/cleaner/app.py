@@ -51,6 +51,7 @@ def build(settings: CleanerSettings) -> faust.App:
         # Looked up per call: the worker attaches the stage's metrics after build().
         on_replace=lambda why: metrics_for(app).error(f"extraction-pool-{why}"),
         warm_up=codec.encode(_WARM_UP),
+        nice=settings.extraction_nice,
     )
 
     @app.task  # type: ignore[untyped-decorator]  # Faust's decorators are untyped

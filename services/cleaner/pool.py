@@ -104,7 +104,8 @@ class TimeboxedPool(Generic[A, R]):
     page, outside any page's cap, so imports and lazy model loading never
     count against a page. ``on_replace(kind)`` hears of every replacement of
     a child, with why (``timeout``, ``crashed``, or ``broken``: it died while
-    idle), for the worker's error metrics.
+    idle), for the worker's error metrics. Children run ``nice`` steps below
+    the worker's CPU priority.
     """
 
     def __init__(
@@ -114,8 +115,10 @@ class TimeboxedPool(Generic[A, R]):
         timeout_s: float,
         on_replace: Callable[[str], None] = lambda kind: None,
         warm_up: A | None = None,
+        nice: int = 0,
     ) -> None:
         self._func = func
+        self._nice = nice
         self._processes = processes
         self._timeout_s = timeout_s
         self._on_replace = on_replace
@@ -134,7 +137,7 @@ class TimeboxedPool(Generic[A, R]):
         ours, theirs = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(theirs, self._func, self._warm_up, os.getpid()),
+            args=(theirs, self._func, self._warm_up, os.getpid(), self._nice),
             name="extraction",
             daemon=True,
         )
@@ -244,9 +247,13 @@ class TimeboxedPool(Generic[A, R]):
                 self._children[slot] = None
 
 
-def _serve(conn: Connection, func: Callable[[Any], Any], warm_up: Any, worker_pid: int) -> None:
+def _serve(
+    conn: Connection, func: Callable[[Any], Any], warm_up: Any, worker_pid: int, nice: int
+) -> None:
     """A child's life: warm up, then run each batch that comes, one result per page."""
     _exit_with(worker_pid)
+    if nice:
+        os.nice(nice)
     if warm_up is not None:
         # Warm-up input may be rejected; the imports it caused are what counts.
         with contextlib.suppress(Exception):

@@ -20,6 +20,14 @@ class CleanerSettings(BaseSettings):
     processes: int = Field(
         default=1, ge=1, description="extraction processes per worker; CPU-bound, so ≤ cores"
     )
+    extraction_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="steps below the worker's CPU priority the extraction processes run at: "
+        "extraction is bulk work, so the worker's own Kafka client and the stream stages "
+        "sharing its host get the CPU first when it is short (no effect when it is not)",
+    )
     page_timeout_s: float = Field(
         default=20.0,
         gt=0,

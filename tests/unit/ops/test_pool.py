@@ -110,3 +110,15 @@ async def test_several_children_keep_the_order() -> None:
     finally:
         pool.close()
     assert results[:11] == [w.upper() for w in words] and isinstance(results[11], ValueError)
+
+
+def _niceness(_: str) -> int:
+    return os.nice(0)
+
+
+async def test_children_run_below_the_workers_cpu_priority() -> None:
+    pool: TimeboxedPool[str, int] = TimeboxedPool(_niceness, 1, 10.0, nice=3)
+    try:
+        assert await pool.map(["x"]) == [os.nice(0) + 3]
+    finally:
+        pool.close()
