@@ -20,7 +20,7 @@ import os
 import time
 import weakref
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -351,17 +351,29 @@ class StallGuard(Service):
     unacknowledged), the broker holds
     messages past the consumer's fetch position, and that position has not
     moved for ``stall_s``; a rejoin (a rebalance) starts fetching again.
+    A table recovery that stopped reading its changelogs is rejoined the
+    same way (:meth:`_recovery_stalled`).
     """
 
-    def __init__(self, app: faust.App, metrics: StageMetrics, stall_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        metrics: StageMetrics,
+        stall_s: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self._app = app
         self._metrics = metrics
         self._stall_s = stall_s
+        self._clock = clock
         self._behind: Positions = {}
+        self._restoring: Positions = {}
 
     @Service.timer(5.0)
     async def _check(self) -> None:
+        if await self._recovery_stalled():
+            return
         if self._app.rebalancing or self._metrics.busy():
             self._behind = {}
             return
@@ -371,7 +383,7 @@ class StallGuard(Service):
             return
         positions = {tp: await consumer.position(tp) for tp in tps}
         ends = dict(await consumer.highwaters(*tps))
-        now = time.monotonic()
+        now = self._clock()
         self._behind = stalled_since(self._behind, positions, ends, now)
         stuck = sorted(
             tp for tp, (_, since) in self._behind.items() if now - since >= self._stall_s
@@ -384,6 +396,44 @@ class StallGuard(Service):
             self._metrics.error("consumer-stalled")
             self._behind = {}
             _request_rejoin(self._app)
+
+    async def _recovery_stalled(self) -> bool:
+        """Rejoin when the tables' recovery stopped reading their changelogs.
+
+        Faust's recovery can stop the same way after a rebalance: every
+        changelog partition it restores from has records left and none is
+        read ("No event received for active tp" in its log), so the worker
+        never becomes ready. Seen in CI on the survivor of a killed fetcher,
+        still recovering nothing 78 s later. Positions that keep moving are a
+        recovery under way, however long it takes; only one that stopped for
+        ``stall_s`` with records left rejoins.
+        """
+        recovery: Any = self._app.tables.recovery  # type: ignore[attr-defined]  # untyped in Faust
+        tps = sorted(recovery.active_tps) if recovery.in_recovery else []
+        if not tps:
+            self._restoring = {}
+            return False
+        consumer = self._app.consumer
+        try:
+            positions = {tp: await consumer.position(tp) for tp in tps}
+            ends = dict(await consumer.highwaters(*tps))
+        except Exception:  # no position yet while the recovery seeks: look again later
+            return False
+        now = self._clock()
+        self._restoring = stalled_since(self._restoring, positions, ends, now)
+        stuck = sorted(
+            tp for tp, (_, since) in self._restoring.items() if now - since >= self._stall_s
+        )
+        if not stuck:
+            return False
+        log.warning(
+            "table recovery stalled, rejoining the group",
+            extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in stuck]},
+        )
+        self._metrics.error("recovery-stalled")
+        self._restoring = {}
+        _request_rejoin(self._app)
+        return True
 
 
 def _request_rejoin(app: faust.App) -> None:
