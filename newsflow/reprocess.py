@@ -147,10 +147,10 @@ def reprocess(
         start_offsets, first_at = asyncio.run(raw_start(plan.live, plan.since))
         copied, ends = asyncio.run(copy_raw(plan, start_offsets))
         on_progress(Progress("processing", 0, copied))
-        _wait_drained(plan, copied, "processing", on_progress, deadline)
+        asyncio.run(_until_drained(plan, copied, "processing", on_progress, deadline))
         more, ends = asyncio.run(copy_raw(plan, ends))
         copied += more
-        _wait_drained(plan, copied, "catching up", on_progress, deadline)
+        asyncio.run(_until_drained(plan, copied, "catching up", on_progress, deadline))
         carried = carry_over(es, plan, first_at)
         on_progress(Progress("swapping aliases", copied, copied))
         es.indices.refresh(index=plan.new_index)
@@ -160,7 +160,7 @@ def reprocess(
         time.sleep(layout_ttl_s + 2.0)
         more, ends = asyncio.run(copy_raw(plan, ends))
         copied += more
-        _wait_drained(plan, copied, "after the swap", on_progress, deadline)
+        asyncio.run(_until_drained(plan, copied, "after the swap", on_progress, deadline))
         es.indices.refresh(index=plan.new_index)
     finally:
         stop(names, run_dir)
@@ -276,16 +276,6 @@ async def copy_raw(plan: Plan, start_at: Offsets) -> tuple[int, Offsets]:
         await producer.stop()
         await consumer.stop()
     return copied, {tp: max(ends[tp], start_at[tp]) for tp in start_at}
-
-
-def _wait_drained(
-    plan: Plan,
-    total: int,
-    phase: str,
-    on_progress: Callable[[Progress], None],
-    deadline: float,
-) -> None:
-    asyncio.run(_until_drained(plan, total, phase, on_progress, deadline))
 
 
 async def _until_drained(

@@ -377,25 +377,13 @@ class StallGuard(Service):
         if self._app.rebalancing or self._metrics.busy():
             self._behind = {}
             return
-        consumer = self._app.consumer
         tps = input_partitions(self._app)
         if not tps:
             return
-        positions = {tp: await consumer.position(tp) for tp in tps}
-        ends = dict(await consumer.highwaters(*tps))
-        now = self._clock()
-        self._behind = stalled_since(self._behind, positions, ends, now)
-        stuck = sorted(
-            tp for tp, (_, since) in self._behind.items() if now - since >= self._stall_s
-        )
+        self._behind, stuck = await self._unmoved(tps, self._behind)
         if stuck:
-            log.warning(
-                "consumer stalled, rejoining the group",
-                extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in stuck]},
-            )
-            self._metrics.error("consumer-stalled")
             self._behind = {}
-            _request_rejoin(self._app)
+            self._rejoin("consumer stalled, rejoining the group", "consumer-stalled", stuck)
 
     async def _recovery_stalled(self) -> bool:
         """Rejoin when the tables' recovery stopped reading their changelogs.
@@ -413,27 +401,30 @@ class StallGuard(Service):
         if not tps:
             self._restoring = {}
             return False
-        consumer = self._app.consumer
         try:
-            positions = {tp: await consumer.position(tp) for tp in tps}
-            ends = dict(await consumer.highwaters(*tps))
+            self._restoring, stuck = await self._unmoved(tps, self._restoring)
         except Exception:  # no position yet while the recovery seeks: look again later
             return False
-        now = self._clock()
-        self._restoring = stalled_since(self._restoring, positions, ends, now)
-        stuck = sorted(
-            tp for tp, (_, since) in self._restoring.items() if now - since >= self._stall_s
-        )
         if not stuck:
             return False
-        log.warning(
-            "table recovery stalled, rejoining the group",
-            extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in stuck]},
-        )
-        self._metrics.error("recovery-stalled")
         self._restoring = {}
-        _request_rejoin(self._app)
+        self._rejoin("table recovery stalled, rejoining the group", "recovery-stalled", stuck)
         return True
+
+    async def _unmoved(self, tps: Sequence[TP], previous: Positions) -> tuple[Positions, list[TP]]:
+        """``tps`` behind their ends (:func:`stalled_since`); those unmoved for ``stall_s``."""
+        consumer = self._app.consumer
+        positions = {tp: await consumer.position(tp) for tp in tps}
+        ends = dict(await consumer.highwaters(*tps))
+        now = self._clock()
+        behind = stalled_since(previous, positions, ends, now)
+        stuck = sorted(tp for tp, (_, since) in behind.items() if now - since >= self._stall_s)
+        return behind, stuck
+
+    def _rejoin(self, event: str, kind: str, stuck: list[TP]) -> None:
+        log.warning(event, extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in stuck]})
+        self._metrics.error(kind)
+        _request_rejoin(self._app)
 
 
 def _request_rejoin(app: faust.App) -> None:
