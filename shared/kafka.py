@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 import weakref
 from collections import Counter
@@ -342,7 +343,8 @@ def stalled_since(
 
 
 class StallGuard(Service):
-    """Rejoins the consumer group when fetching stopped although messages wait.
+    """Rejoins the consumer group when fetching stopped although messages wait,
+    and restarts the worker in place when it stopped making progress at all.
 
     After a broker outage Faust's consumer can stop fetching until the next
     rebalance (faust-streaming/faust#523): the worker looks healthy, its group
@@ -353,6 +355,11 @@ class StallGuard(Service):
     moved for ``stall_s``; a rejoin (a rebalance) starts fetching again.
     A table recovery that stopped reading its changelogs is rejoined the
     same way (:meth:`_recovery_stalled`).
+
+    The last resort is :meth:`_wedged`: a worker with work to do that has
+    shown no sign of life for ``wedge_s`` while the broker answers is
+    restarted in place (``restart``), which is as safe as a SIGKILL and a
+    restart: nothing is committed before its output is acknowledged.
     """
 
     def __init__(
@@ -361,6 +368,10 @@ class StallGuard(Service):
         metrics: StageMetrics,
         stall_s: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        wedge_s: float = 120.0,
+        broker: Callable[[Sequence[TP]], Awaitable[dict[TP, int]]] | None = None,
+        restart: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self._app = app
@@ -369,9 +380,16 @@ class StallGuard(Service):
         self._clock = clock
         self._behind: Positions = {}
         self._restoring: Positions = {}
+        self._wedge_s = wedge_s
+        self._broker = broker
+        self._restart = restart or restart_in_place
+        self._signs = metrics.signs_of_life
+        self._quiet_since = clock()
 
     @Service.timer(5.0)
     async def _check(self) -> None:
+        if await self._wedged():
+            return
         if await self._recovery_stalled():
             return
         if self._app.rebalancing or self._metrics.busy():
@@ -401,10 +419,13 @@ class StallGuard(Service):
         if not tps:
             self._restoring = {}
             return False
+        before = {tp: position for tp, (position, _) in self._restoring.items()}
         try:
             self._restoring, stuck = await self._unmoved(tps, self._restoring)
         except Exception:  # no position yet while the recovery seeks: look again later
             return False
+        if any(before.get(tp) != position for tp, (position, _) in self._restoring.items()):
+            self._metrics.alive()  # a long recovery that reads on is progress (see _wedged)
         if not stuck:
             return False
         self._restoring = {}
@@ -425,6 +446,112 @@ class StallGuard(Service):
         log.warning(event, extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in stuck]})
         self._metrics.error(kind)
         _request_rejoin(self._app)
+
+    async def _wedged(self) -> bool:
+        """Restart the worker when it has work and showed no sign of life for ``wedge_s``.
+
+        Signs of life are what :class:`~shared.metrics.StageMetrics` counts as
+        progress: a batch done, output acknowledged, a dead letter, an error
+        handled, a retry (an indexer waiting out Elasticsearch retries), a
+        table recovery reading on (:meth:`_recovery_stalled`). Work
+        is a batch in flight, a rebalance under way, or messages waiting on
+        an assigned input partition. Found once in CI: a dedup worker
+        restarted during a broker restart went quiet with thousands of
+        articles waiting and none of the checks above fired. Whatever wedged
+        it, a fresh process recovers; one waiting for a broker that does not
+        answer is left alone, since a new one would wait the same.
+        """
+        now = self._clock()
+        signs = self._metrics.signs_of_life
+        if signs != self._signs:
+            self._signs, self._quiet_since = signs, now
+            return False
+        if now - self._quiet_since < self._wedge_s:
+            return False
+        waiting = await self._work_waiting()
+        if waiting is None:
+            self._quiet_since = now  # nothing to do, or the broker is away
+            return False
+        log.error(
+            "no progress with work waiting, restarting the worker in place",
+            extra={
+                "quiet_s": round(now - self._quiet_since),
+                "waiting": waiting,
+                "producer_buffer": _producer_buffer(self._app),
+                "tasks": _task_stacks(),
+            },
+        )
+        self._metrics.error("wedged")
+        self._restart()
+        return True
+
+    async def _work_waiting(self) -> str | None:
+        """What work waits (see :meth:`_wedged`); None when there is none, or
+        when the broker does not answer."""
+        tps = input_partitions(self._app)
+        try:
+            ends = await self._ends(tps)
+        except Exception:  # the broker is away: waiting for it is not being wedged
+            return None
+        if self._metrics.busy():
+            return "a batch in flight"
+        if self._app.rebalancing:
+            return "a rebalance"
+        consumer = self._app.consumer
+        behind = [tp for tp in tps if ends.get(tp, 0) > ((await consumer.position(tp)) or 0)]
+        if behind:
+            return "input on " + ", ".join(f"{tp.topic}:{tp.partition}" for tp in behind)
+        return None
+
+    async def _ends(self, tps: Sequence[TP]) -> dict[TP, int]:
+        """End offsets of ``tps`` from the broker; raises when it does not answer."""
+        if self._broker is not None:
+            return await self._broker(tps)
+        return dict(await self._app.consumer.highwaters(*tps))
+
+
+def end_offsets_of(bootstrap: str) -> Callable[[Sequence[TP]], Awaitable[dict[TP, int]]]:
+    """Asks the broker at ``bootstrap`` for end offsets over a client of its own:
+    a wedged worker's own consumer may not answer, or answer from stale state."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    async def ends(tps: Sequence[TP]) -> dict[TP, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        await consumer.start()
+        try:
+            asked = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+            found = await consumer.end_offsets(asked)
+        finally:
+            await consumer.stop()
+        return {TP(tp.topic, tp.partition): end for tp, end in found.items()}
+
+    return ends
+
+
+def restart_in_place() -> None:
+    """Replace this process with a fresh run of the same command (same pid,
+    environment and output), as a supervisor's restart would."""
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+def _producer_buffer(app: faust.App) -> int | None:
+    try:
+        return int(app.producer.buffer.size)
+    except Exception:  # diagnostics only
+        return None
+
+
+def _task_stacks(tasks: int = 60, frames: int = 6) -> list[str]:
+    """Where each of the loop's tasks waits, innermost frames last, for a log line."""
+    from mode.utils.tracebacks import format_task_stack
+
+    stacks = []
+    for task in list(asyncio.all_tasks())[:tasks]:
+        lines = [line.strip() for line in format_task_stack(task).splitlines() if line.strip()]
+        stacks.append(" | ".join(lines[-frames:]))
+    return stacks
 
 
 def _request_rejoin(app: faust.App) -> None:
@@ -451,7 +578,12 @@ def worker_main(app: faust.App, service: str, common: CommonSettings) -> None:
     app.conf.broker_client_id = f"{service}-pid{os.getpid()}-metrics{port}"
     stage_metrics = attach(app, service)
     health = HealthServer(app, stage_metrics, sock)
-    guard = StallGuard(app, stage_metrics)
+    guard = StallGuard(
+        app,
+        stage_metrics,
+        wedge_s=common.wedge_restart_s,
+        broker=end_offsets_of(common.kafka_bootstrap),
+    )
     asyncio.run(prepare_topics(app, common))
     worker = faust.Worker(
         app,

@@ -152,6 +152,15 @@ class StageMetrics:
         self._next_offset: dict[TP, int] = {}
         self._in_flight = 0
         self._unsettled: list[Sequence[EventT[Any]]] = []
+        # Counts every sign that the worker gets on with its work (a batch
+        # done, output acknowledged, a dead letter, an error handled, a
+        # retry); shared.kafka.StallGuard restarts a worker that has work
+        # and shows none for long.
+        self.signs_of_life = 0
+
+    def alive(self) -> None:
+        """Note a sign of progress that no other count here records (e.g. a retry)."""
+        self.signs_of_life += 1
 
     def received(self, events: Iterable[EventT[Any]]) -> None:
         """Count a batch's events and remember how far each partition got."""
@@ -178,16 +187,20 @@ class StageMetrics:
         return self._in_flight > 0 or bool(self._unsettled)
 
     def processed(self, topic: str, count: int, seconds: float) -> None:
+        self.signs_of_life += 1
         self.batch_seconds.labels(self.stage, topic).observe(seconds)
         self.batch_messages.labels(self.stage, topic).observe(count)
 
     def sent(self, topic: str, count: int = 1) -> None:
+        self.signs_of_life += 1
         self.messages_out.labels(self.stage, topic).inc(count)
 
     def dead_lettered(self, reason: str, count: int = 1) -> None:
+        self.signs_of_life += 1
         self.dead_letters.labels(self.stage, reason).inc(count)
 
     def error(self, kind: str) -> None:
+        self.signs_of_life += 1
         self.errors.labels(self.stage, kind).inc()
 
     def set_lag(self, highwaters: Mapping[TP, int | None], positions: Mapping[TP, int]) -> None:

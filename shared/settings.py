@@ -34,6 +34,15 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="'json' (one object per line) or 'text'")
+    # Far above any healthy pause (a batch, a rebalance, a table recovery
+    # take seconds; an indexer waiting for Elasticsearch retries at least
+    # every 30 s) and well inside the minutes an operator would take to notice.
+    wedge_restart_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="a worker with work waiting that shows no progress this long, while the "
+        "broker answers, restarts itself in place (shared.kafka.StallGuard)",
+    )
 
     @property
     def topics(self) -> Topics:

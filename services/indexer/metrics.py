@@ -127,6 +127,9 @@ class IndexerMetrics:
 
     def retried(self, reason: str, count: int = 1) -> None:
         """``count`` requests or items are tried again; ``reason`` is a :data:`RETRY_REASONS`."""
+        if self._stage is not None:
+            # Waiting out Elasticsearch is work: the stall guard must not restart it.
+            self._stage().alive()
         series = self._now()
         if series is not None and count:
             series.retries.labels(series.stage, reason).inc(count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
 import pytest
@@ -41,20 +42,30 @@ class _Consumer:
         return dict.fromkeys(tps, 9)
 
 
-class _Metrics:
+class _Worker:
+    """A worker the wedge check looks at: its signs of life, batches and input."""
+
     def __init__(self) -> None:
+        self.signs_of_life = 0
+        self.in_flight = False
         self.errors: list[str] = []
+
+    def busy(self) -> bool:
+        return self.in_flight
 
     def error(self, kind: str) -> None:
         self.errors.append(kind)
 
+    def alive(self) -> None:
+        self.signs_of_life += 1
+
 
 def _guard(
     consumer: _Consumer, clock: list[float], in_recovery: bool = True
-) -> tuple[StallGuard, _Metrics]:
+) -> tuple[StallGuard, _Worker]:
     recovery = SimpleNamespace(in_recovery=in_recovery, active_tps={A, B})
     app = SimpleNamespace(tables=SimpleNamespace(recovery=recovery), consumer=consumer)
-    metrics = _Metrics()
+    metrics = _Worker()
     guard = StallGuard(app, metrics, stall_s=20.0, clock=lambda: clock[0])  # type: ignore[arg-type]
     return guard, metrics
 
@@ -80,12 +91,97 @@ async def test_a_recovery_still_reading_or_none_at_all_is_left_alone(
     rejoins: list[object] = []
     monkeypatch.setattr("shared.kafka._request_rejoin", rejoins.append)
     consumer, clock = _Consumer(), [100.0]
-    reading, _ = _guard(consumer, clock)
+    reading, metrics = _guard(consumer, clock)
     for step in range(1, 4):
         consumer.positions[A] = 5 + step  # slow, but moving
         clock[0] = 100.0 + 15 * step
         assert not await reading._recovery_stalled()
+        # Each move is a sign of life: the wedge check leaves a long recovery alone.
+        assert metrics.signs_of_life == step
     idle, _ = _guard(_Consumer(), clock, in_recovery=False)
     clock[0] = 1000.0
     assert not await idle._recovery_stalled()
     assert rejoins == []
+
+
+def _wedge_guard(
+    clock: list[float], ends: dict[TP, int] | None
+) -> tuple[StallGuard, _Worker, list[str]]:
+    """A guard over an app reading partitions A and B (positions 5 and 9);
+    ``ends`` is what the broker answers, None when it does not."""
+    consumer = _Consumer()
+    consumer.assignment = lambda: {A, B}  # type: ignore[attr-defined]
+    agent = SimpleNamespace(channel=SimpleNamespace(topics=("t",)))
+    app = SimpleNamespace(agents={"agent": agent}, consumer=consumer, rebalancing=False)
+    worker, restarts = _Worker(), []
+
+    async def broker(tps: object) -> dict[TP, int]:
+        if ends is None:
+            raise ConnectionError("no broker")
+        return ends
+
+    guard = StallGuard(
+        app,  # type: ignore[arg-type]
+        worker,  # type: ignore[arg-type]
+        clock=lambda: clock[0],
+        wedge_s=120.0,
+        broker=broker,
+        restart=lambda: restarts.append("restart"),
+    )
+    return guard, worker, restarts
+
+
+async def test_a_quiet_worker_with_a_batch_in_flight_restarts_once_its_time_is_up() -> None:
+    clock = [100.0]
+    guard, worker, restarts = _wedge_guard(clock, {A: 5, B: 9})
+    worker.in_flight = True
+    clock[0] = 219.0
+    assert not await guard._wedged()
+    clock[0] = 221.0
+    assert await guard._wedged()
+    assert restarts == ["restart"] and worker.errors == ["wedged"]
+
+
+async def test_input_waiting_on_an_assigned_partition_is_work_too() -> None:
+    clock = [100.0]
+    guard, _, restarts = _wedge_guard(clock, {A: 8, B: 9})  # A's position is 5
+    clock[0] = 221.0
+    assert await guard._wedged()
+    assert restarts == ["restart"]
+
+
+async def test_signs_of_life_keep_a_slow_worker_running() -> None:
+    clock = [100.0]
+    guard, worker, restarts = _wedge_guard(clock, {A: 8, B: 9})
+    worker.in_flight = True
+    for step in range(1, 10):
+        clock[0] = 100.0 + 100 * step
+        worker.signs_of_life += 1  # e.g. an indexer retrying Elasticsearch
+        assert not await guard._wedged()
+    assert restarts == []
+
+
+async def test_an_idle_worker_or_an_absent_broker_is_not_wedged() -> None:
+    clock = [100.0]
+    idle, _, restarts = _wedge_guard(clock, {A: 5, B: 9})  # caught up, nothing in flight
+    clock[0] = 500.0
+    assert not await idle._wedged()
+    # Work that arrives later gets the whole wait again, counted from then.
+    idle._broker = _answer({A: 8, B: 9})
+    clock[0] = 600.0
+    assert not await idle._wedged()
+    clock[0] = 621.0
+    assert await idle._wedged()
+
+    waiting, worker, absent = _wedge_guard(clock, None)
+    worker.in_flight = True
+    clock[0] = 10_000.0
+    assert not await waiting._wedged()
+    assert restarts == ["restart"] and absent == []
+
+
+def _answer(ends: dict[TP, int]) -> Callable[[object], Awaitable[dict[TP, int]]]:
+    async def broker(tps: object) -> dict[TP, int]:
+        return ends
+
+    return broker
