@@ -242,6 +242,7 @@ def count(es: Elasticsearch, alias: str) -> int:
 def backlog(args: argparse.Namespace, common: CommonSettings, logs: Path) -> dict[str, Any]:
     """Phase 1: the whole pipeline over a site whose articles are all there at once."""
     site = GeneratedSite(args.feeds, args.articles // args.feeds)
+    site.prerender()
     site.start_in_thread()
     # Every 0.25 s with 5 s of look-back (as in the live phase) the watcher
     # read back twenty documents for each one indexed, and its searches cost
@@ -313,6 +314,7 @@ def live(args: argparse.Namespace, common: CommonSettings, logs: Path) -> dict[s
     feeds = 50
     per_feed = int(args.rate * args.live_s) // feeds
     site = GeneratedSite(feeds, per_feed, offset=10_000_000, rate=args.rate)
+    site.prerender()
     workers = Workers(common, logs, fetcher_env(args.poll_s))
     watcher = Searchable(common)
     meter = _meter(common, workers)
@@ -373,6 +375,8 @@ def standalone(
     workers = Workers(common, logs, fetcher_env(args.backlog_poll_s))
     meter = _meter(common, workers)
     site = GeneratedSite(args.feeds, args.articles // args.feeds) if stage == "fetcher" else None
+    if site is not None:
+        site.prerender()
     try:
         workers.start(stage)
         workers.wait_ready((stage,))

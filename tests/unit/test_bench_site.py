@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.pipeline.site import GeneratedSite
+import http.client
+
+from bench.pipeline.site import GeneratedSite, page, path
 
 
 class Clock:
@@ -71,4 +73,31 @@ def test_an_item_is_served_when_a_feed_first_lists_it() -> None:
         assert site.appeared[0] == 1001.0 and site.served[0] == 1002.5
         assert site.served[1] == 1006.5 and 3 not in site.served
     finally:
+        site.server_close()
+
+
+def test_the_site_keeps_connections_open_and_serves_each_page_as_rendered() -> None:
+    site = GeneratedSite(2, 3)
+    site.prerender()
+    site.start_in_thread()
+    conn = http.client.HTTPConnection("127.0.0.1", site.server_address[1], timeout=10)
+    try:
+        conn.request("GET", "/feed/0.xml")
+        feed = conn.getresponse()
+        assert feed.status == 200 and path(2).encode() in feed.read()
+        etag = feed.getheader("ETag")
+        assert etag is not None
+        assert not feed.will_close
+        for n in (0, 4):
+            conn.request("GET", path(n))
+            response = conn.getresponse()
+            assert response.read() == page(n, site.base_url).encode()
+            assert not response.will_close  # the next request reuses the connection
+        conn.request("GET", "/feed/0.xml", headers={"If-None-Match": etag})
+        unchanged = conn.getresponse()
+        assert unchanged.status == 304 and unchanged.read() == b""
+        assert not unchanged.will_close
+    finally:
+        conn.close()
+        site.shutdown()
         site.server_close()
