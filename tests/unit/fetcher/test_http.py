@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import ipaddress
 import time
@@ -162,6 +163,35 @@ async def test_user_agent_is_sent(site: Site) -> None:
     await client.get(site.route("/", static("ok")))
     assert site.requests[0].headers["User-Agent"] == "ua-test/1"
     await client.aclose()
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    # The server answers as if keeping the connection alive, then hangs up:
+    # the pool must notice before the next request and open a new connection.
+    connections = 0
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = HttpClient(policy=AddressPolicy.from_entries(["127.0.0.1"]))
+    try:
+        for _ in range(3):
+            response = await client.get(f"http://127.0.0.1:{port}/")
+            assert (response.status, response.content) == (200, b"ok")
+            await asyncio.sleep(0.05)  # for the server's hang-up to arrive
+        assert connections == 3
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
 
 
 # --- the address guard -----------------------------------------------------------
