@@ -23,22 +23,23 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-import select
 import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
+import aiohttp
 import brotli
-import httpcore
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from shared.exceptions import NewsflowError
 
@@ -149,107 +150,50 @@ class BlockedAddress(FetchError):
     """The host resolves only to addresses the policy refuses."""
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves host names itself and connects only to addresses the policy allows.
+class _GuardedResolver(AbstractResolver):
+    """Resolves host names itself and hands aiohttp only addresses the policy allows.
 
-    Connecting to the checked address (instead of letting the socket layer
-    resolve the name again) closes the window in which a second DNS answer
-    could point elsewhere. TLS still verifies and sends SNI for the host name,
-    which httpcore takes from the request, not from this connection.
+    aiohttp connects to the addresses given here (it does not resolve the
+    name again), which closes the window in which a second DNS answer could
+    point elsewhere. TLS still verifies and sends SNI for the host name.
+    Host names that are IP addresses never reach a resolver: the transport
+    checks those itself (:class:`_GuardedTransport`).
     """
 
-    def __init__(self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(self, policy: AddressPolicy, timeout_s: float) -> None:
         self._policy = policy
-        self._inner = inner
+        self._timeout_s = timeout_s
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await _resolve(host, port, timeout)
-        allowed = [a for a in addresses if self._policy.allows(host, a)]
-        if not allowed:
-            shown = ", ".join(sorted({str(a) for a in addresses}))
-            raise BlockedAddress(
-                "blocked-address",
-                f"{host} resolves to {shown}: not a public address and not in the allow-list",
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = _allowed(self._policy, host, await _resolve(host, port, self._timeout_s))
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
             )
-        error: Exception | None = None
-        for address in allowed:
-            try:
-                stream = await self._inner.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-                return _Stream(stream)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
+            for address in addresses
+        ]
 
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("blocked-address", f"unix socket {path}: never allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        pass
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """A connection of the pool that answers httpcore's "is it readable?" with one poll().
-
-    httpcore asks it of every idle connection in the pool each time it hands
-    out a connection and each time a response is closed, to find connections
-    the server closed. Through anyio each question builds the socket's whole
-    attribute table, getpeername() included: with a few dozen idle
-    connections, that was a fifth of the fetcher's CPU. The socket is the
-    same for the connection's life (TLS included), so it is looked up once.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether a read would return at once: data, or the end a closed socket
-    gives (so a socket that is gone counts as readable, as httpcore expects)."""
-    fd = sock.fileno() if sock is not None else -1
-    if fd < 0:
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
+def _allowed(policy: AddressPolicy, host: str, addresses: list[IPAddress]) -> list[IPAddress]:
+    """The addresses of ``host`` the policy allows; :class:`BlockedAddress` if none."""
+    allowed = [a for a in addresses if policy.allows(host, a)]
+    if not allowed:
+        shown = ", ".join(sorted({str(a) for a in addresses}))
+        raise BlockedAddress(
+            "blocked-address",
+            f"{host} resolves to {shown}: not a public address and not in the allow-list",
+        )
+    return allowed
 
 
 async def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddress]:
@@ -270,22 +214,107 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddres
     )
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over the guarded network backend.
+class _GuardedTransport(httpx.AsyncBaseTransport):
+    """httpx's requests sent by aiohttp, to addresses the policy allows.
 
-    httpx offers no parameter for httpcore's network backend, so the pool is
-    rebuilt with the same settings and the guard in front of the default backend.
+    httpx stays the client (its API, cookies, URL handling); aiohttp speaks
+    HTTP/1.1 on the wire. httpcore's pool, holding keep-alive connections,
+    cost more CPU per request than the rest of the fetch: it scans every idle
+    connection several times per request. aiohttp neither decompresses
+    (decoding is ours, bounded) nor keeps cookies (httpx does). Its
+    failures become httpx's, connection refused apart from timeouts, since
+    their reason codes drive each source's health (httpx-aiohttp, which does
+    the same, maps a refused connection to a connect timeout).
     """
 
-    def __init__(self, policy: AddressPolicy, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_GuardedBackend(policy, httpcore.AnyIOBackend()),
+    def __init__(self, policy: AddressPolicy, limits: httpx.Limits, dns_timeout_s: float) -> None:
+        self._policy = policy
+        self._limits = limits
+        self._dns_timeout_s = dns_timeout_s
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Built on the first request, inside the event loop that uses it.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=_GuardedResolver(self._policy, self._dns_timeout_s),
+                ssl=httpx.create_ssl_context(trust_env=False),
+                limit=self._limits.max_connections or 0,
+                limit_per_host=0,  # per-host politeness is the caller's (services.fetcher.polite)
+                keepalive_timeout=self._limits.keepalive_expiry,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                trust_env=False,
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            pass  # a name: the resolver checks the addresses it resolves to
+        else:
+            _allowed(self._policy, host, [literal])
+        timeout = request.extensions.get("timeout", {})
+        with _as_httpx_errors():
+            response = await self._client().request(
+                request.method,
+                str(request.url),
+                headers=request.headers.multi_items(),
+                data=request.content or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
+                ),
+            )
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
         )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body as aiohttp receives it, still encoded."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors():
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        # Back to the pool when read to the end; a body left unread closes it.
+        self._response.release()
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    """aiohttp's failures as the httpx errors HttpClient translates."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx.ConnectTimeout(str(exc)) from exc
+    except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
+    except aiohttp.InvalidURL as exc:
+        raise httpx.InvalidURL(str(exc)) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx.ConnectError(str(exc)) from exc
+    except aiohttp.ClientError as exc:  # reset, disconnected, a malformed response or body
+        raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class _Decoder(Protocol):
@@ -487,12 +516,13 @@ class HttpClient:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        dns = connect_timeout_s  # resolving is part of connecting
         self._client = httpx.AsyncClient(
             # Decoding is ours (bounded), so only codings we decode are offered.
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br"},
             timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
             follow_redirects=False,
-            transport=transport or _GuardedTransport(policy or AddressPolicy(), limits),
+            transport=transport or _GuardedTransport(policy or AddressPolicy(), limits, dns),
             trust_env=False,
         )
 
