@@ -15,6 +15,7 @@ every log line carries its topic, partitions and offsets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -436,7 +437,7 @@ class StallGuard(Service):
         """``tps`` behind their ends (:func:`stalled_since`); those unmoved for ``stall_s``."""
         consumer = self._app.consumer
         positions = {tp: await consumer.position(tp) for tp in tps}
-        ends = dict(await consumer.highwaters(*tps))
+        ends = await self._ends(tps)
         now = self._clock()
         behind = stalled_since(previous, positions, ends, now)
         stuck = sorted(tp for tp, (_, since) in behind.items() if now - since >= self._stall_s)
@@ -504,29 +505,53 @@ class StallGuard(Service):
         return None
 
     async def _ends(self, tps: Sequence[TP]) -> dict[TP, int]:
-        """End offsets of ``tps`` from the broker; raises when it does not answer."""
+        """End offsets of ``tps`` from the broker; raises when it does not answer.
+
+        Asked of the broker itself when the guard has a way to (``broker``):
+        the consumer's own high-water marks come with fetched records, so a
+        partition it never fetched from (the very stall watched for) has none.
+        """
         if self._broker is not None:
             return await self._broker(tps)
         return dict(await self._app.consumer.highwaters(*tps))
 
+    async def on_stop(self) -> None:
+        close = getattr(self._broker, "close", None)
+        if close is not None:
+            await close()
 
-def end_offsets_of(bootstrap: str) -> Callable[[Sequence[TP]], Awaitable[dict[TP, int]]]:
-    """Asks the broker at ``bootstrap`` for end offsets over a client of its own:
-    a wedged worker's own consumer may not answer, or answer from stale state."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.structs import TopicPartition
 
-    async def ends(tps: Sequence[TP]) -> dict[TP, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-        await consumer.start()
+class BrokerEnds:
+    """End offsets asked of the broker over a client of the guard's own: a
+    wedged worker's consumer may not answer, or answer from stale state.
+    The client is kept between calls and made afresh after a failure."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._consumer: Any = None
+
+    async def __call__(self, tps: Sequence[TP]) -> dict[TP, int]:
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.structs import TopicPartition
+
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, request_timeout_ms=10_000
+            )
+            await consumer.start()
+            self._consumer = consumer
         try:
-            asked = [TopicPartition(tp.topic, tp.partition) for tp in tps]
-            found = await consumer.end_offsets(asked)
-        finally:
-            await consumer.stop()
+            found = await self._consumer.end_offsets([TopicPartition(t, p) for t, p in tps])
+        except Exception:
+            await self.close()
+            raise
         return {TP(tp.topic, tp.partition): end for tp, end in found.items()}
 
-    return ends
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
 
 def restart_in_place() -> None:
@@ -582,7 +607,7 @@ def worker_main(app: faust.App, service: str, common: CommonSettings) -> None:
         app,
         stage_metrics,
         wedge_s=common.wedge_restart_s,
-        broker=end_offsets_of(common.kafka_bootstrap),
+        broker=BrokerEnds(common.kafka_bootstrap),
     )
     asyncio.run(prepare_topics(app, common))
     worker = faust.Worker(

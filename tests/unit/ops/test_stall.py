@@ -185,3 +185,29 @@ def _answer(ends: dict[TP, int]) -> Callable[[object], Awaitable[dict[TP, int]]]
         return ends
 
     return broker
+
+
+async def test_a_recovery_that_never_fetched_is_seen_through_the_brokers_end_offsets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Seen in CI: the consumer had fetched nothing from the changelogs, so it
+    # knew no high-water mark for them and the guard saw nothing left to read.
+    rejoins: list[object] = []
+    monkeypatch.setattr("shared.kafka._request_rejoin", rejoins.append)
+
+    class NeverFetched(_Consumer):
+        async def highwaters(self, *tps: TP) -> dict[TP, int]:
+            return dict.fromkeys(tps)  # type: ignore[return-value]
+
+    clock = [100.0]
+    blind, _ = _guard(NeverFetched(), clock)
+    told, metrics = _guard(NeverFetched(), clock)
+    told._broker = _answer({A: 9, B: 9})
+    for now in (100.0, 125.0):
+        clock[0] = now
+        assert not await blind._recovery_stalled()
+    clock[0] = 100.0
+    assert not await told._recovery_stalled()
+    clock[0] = 125.0
+    assert await told._recovery_stalled()
+    assert len(rejoins) == 1 and metrics.errors == ["recovery-stalled"]
