@@ -25,10 +25,12 @@ async def newsflow(common: CommonSettings, *args: str) -> str:
         env=env,
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        # Apart: a client library's warning on stderr (a partition leader not
+        # elected yet) must not break the --json output being parsed.
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
-    assert proc.returncode == 0, out.decode()
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, (out + err).decode()
     return out.decode()
 
 
