@@ -49,6 +49,7 @@ from shared.settings import CommonSettings
 
 __all__ = [
     "Emitter",
+    "Pipeline",
     "StallGuard",
     "as_current",
     "make_app",
@@ -174,6 +175,77 @@ def offset_ranges(events: Sequence[EventT[Any]]) -> dict[int, str]:
         low, high = ranges.get(msg.partition, (msg.offset, msg.offset))
         ranges[msg.partition] = (min(low, msg.offset), max(high, msg.offset))
     return {p: f"{low}-{high}" for p, (low, high) in sorted(ranges.items())}
+
+
+class Pipeline:
+    """Up to ``depth`` batches being finished at once, each acknowledged when done.
+
+    An agent that reads its batches with ``batches(..., settle=False)`` hands
+    each one here with what finishes it (writing it to Elasticsearch, waiting
+    for the broker to acknowledge its output) and goes on to the next batch
+    meanwhile: the time one batch waits on another service is spent on the next.
+
+    Faust's ``take_events`` acknowledges a batch's events when the agent asks
+    for the next batch, and also when the stream closes it on shutdown, while
+    the agent may still be inside the batch (an indexer waits there for as
+    long as Elasticsearch is down); the consumer's final commit would then
+    cover events that never reached their destination. So a batch's messages are
+    marked acknowledged on arrival, without telling the consumer, which makes
+    Faust's own acknowledgement a no-op; once the batch is written they are
+    acknowledged for real. A batch that never finishes keeps its offsets
+    uncommitted, and the next owner of the partitions reads it again.
+
+    With ``depth`` above 1, several batches are written at once and may
+    finish out of order; Faust commits a partition's offsets only up to its
+    first unacknowledged one.
+    """
+
+    def __init__(self, depth: int, metrics: StageMetrics | None = None) -> None:
+        self._slots = asyncio.Semaphore(depth)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._metrics = metrics
+        self._failed: Exception | None = None
+
+    async def submit(
+        self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Start ``write()`` for ``events`` as soon as fewer than ``depth`` batches are open.
+
+        Raises what an earlier ``write()`` raised: the agent fails as it would
+        have had it waited for that batch itself.
+        """
+        for event in events:
+            event.message.acked = True
+        await self._slots.acquire()
+        if self._failed is not None:
+            self._slots.release()
+            raise self._failed
+        task = asyncio.create_task(self._run(events, write))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            await write()
+        except Exception as exc:
+            self._failed = exc  # raised to the agent at its next submit; events not acknowledged
+            return
+        finally:
+            self._slots.release()
+        if self._metrics is not None and events:
+            topic = events[0].message.topic
+            self._metrics.processed(topic, len(events), time.perf_counter() - started)
+        for event in events:
+            event.message.acked = False
+            event.ack()
+
+    def cancel(self) -> None:
+        """Abandon the open batches (on shutdown): their offsets stay uncommitted."""
+        for task in self._tasks:
+            task.cancel()
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from services.indexer.settings import IndexerSettings, deadletter_index
 from shared import codec
 from shared.elastic import client
 from shared.exceptions import PoisonMessage
-from shared.kafka import Emitter, batches, make_app, raw_topic
+from shared.kafka import Emitter, Pipeline, batches, make_app, raw_topic
 from shared.metrics import metrics_for
 from shared.models import DeadLetter, UniqueArticle
 
@@ -73,7 +73,7 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
 
     @app.agent(source)
     async def index_articles(stream: StreamT[bytes]) -> None:
-        pipeline = Pipeline(settings.max_in_flight)
+        pipeline = Pipeline(settings.max_in_flight, metrics_for(app))
         try:
             async for events in batches(
                 stream, settings.batch_size, settings.batch_within_s, settle=False
@@ -99,7 +99,7 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
 
         @app.agent(deadletter, name="index_deadletters")
         async def index_deadletters(stream: StreamT[bytes]) -> None:
-            pipeline = Pipeline(1)
+            pipeline = Pipeline(1, metrics_for(app))
             try:
                 async for events in batches(stream, settings.batch_size, 1.0, settle=False):
                     await pipeline.submit(events, partial(copy_letters, events))
@@ -117,56 +117,6 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
     app.on_partitions_assigned.connect(partitions_moved)  # type: ignore[arg-type]
 
     return app
-
-
-class Pipeline:
-    """Up to ``depth`` batches being written at once, each acknowledged when done.
-
-    Faust's ``take_events`` acknowledges a batch's events when the agent asks
-    for the next batch, and also when the stream closes it on shutdown, while
-    the agent may still be inside the batch (an indexer waits there for as
-    long as Elasticsearch is down); the consumer's final commit would then
-    cover events that never reached Elasticsearch. So a batch's messages are
-    marked acknowledged on arrival, without telling the consumer, which makes
-    Faust's own acknowledgement a no-op; once the batch is written they are
-    acknowledged for real. A batch that never finishes keeps its offsets
-    uncommitted, and the next owner of the partitions reads it again.
-
-    With ``depth`` above 1, several batches are written at once and may
-    finish out of order; Faust commits a partition's offsets only up to its
-    first unacknowledged one.
-    """
-
-    def __init__(self, depth: int) -> None:
-        self._slots = asyncio.Semaphore(depth)
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def submit(
-        self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
-    ) -> None:
-        """Start ``write()`` for ``events`` as soon as fewer than ``depth`` batches are open."""
-        for event in events:
-            event.message.acked = True
-        await self._slots.acquire()
-        task = asyncio.create_task(self._run(events, write))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(
-        self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
-    ) -> None:
-        try:
-            await write()
-        finally:
-            self._slots.release()
-        for event in events:
-            event.message.acked = False
-            event.ack()
-
-    def cancel(self) -> None:
-        """Abandon the open batches (on shutdown): their offsets stay uncommitted."""
-        for task in self._tasks:
-            task.cancel()
 
 
 @dataclass
