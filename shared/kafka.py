@@ -136,12 +136,14 @@ async def batches(
     batch is marked acknowledged on arrival without telling the consumer
     (Faust's own acknowledgement becomes a no-op) and acknowledged for real
     when done. A batch cut short keeps its offsets uncommitted and is read
-    again by the partition's next owner. A stage that settles batches itself
-    (the indexer writes several at once) passes ``settle=False``.
+    again by the partition's next owner. A stage that settles batches itself,
+    finishing one while it handles the next (:class:`Pipeline`: the indexer
+    writes several at once, dedup's agents confirm while they go on), passes
+    ``settle=False``.
 
     With ``settle`` the time from handing a batch out to the next request is
-    its processing time in the metrics; a stage that settles batches itself
-    records theirs (``metrics_for(app).processed``) when it is done with them.
+    its processing time in the metrics; :class:`Pipeline` records a batch's
+    when it is done with it.
     """
     metrics = metrics_for(stream.app)
     async for events in cast(faust.Stream[Any], stream).take_events(size, within_s):
