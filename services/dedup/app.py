@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import faust
@@ -34,17 +33,13 @@ from services.dedup.shards import Shards, pack
 from services.dedup.work import encode_work
 from shared import codec
 from shared.exceptions import PoisonMessage
-from shared.kafka import Emitter, Pipeline, as_current, batches, make_app, raw_topic
-from shared.metrics import metrics_for
+from shared.kafka import Emitter, as_current, batches, make_app, raw_topic
 from shared.models import CleanArticle
 
 STAGE = "dedup"
 # How often stalled decisions are looked for (see Shards.retry), and a
 # rebuild made if a rebalance happened while no message came.
 RETRY_EVERY_S = 5.0
-# Batches of one agent whose output awaits the broker's acknowledgement while
-# the agent goes on (see Pipeline); two overlap one batch's wait with the next.
-CONFIRMING = 2
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +63,12 @@ def build(settings: DedupSettings) -> faust.App:
     def active() -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == shard_name}
 
-    async def send(box: _Box, emitter: Emitter) -> None:
+    async def flush(box: _Box, emitter: Emitter) -> None:
         for partition, items in box.messages.items():
             for message in pack(items):
                 await emitter.send_bytes(shard_topic, str(partition), message, partition=partition)
         for key, value in box.verdicts:
             await emitter.send_bytes(sink, key, value)
-
-    async def confirm(box: _Box, emitter: Emitter) -> None:
         await emitter.confirm()
         # The verdicts are on news.unique: their work may go.
         for event, key in box.finished:
@@ -83,98 +76,70 @@ def build(settings: DedupSettings) -> faust.App:
                 if table.get(key) is not None:
                     del table[key]
 
-    async def flush(box: _Box, emitter: Emitter) -> None:
-        await send(box, emitter)
-        await confirm(box, emitter)
-
     @table.on_recover
     async def _recovered() -> None:
         # The table was restored from its changelog (start, restart or
         # rebalance): the in-memory state is rebuilt before the next message.
         shards.stale = True
 
-    # Each agent confirms a batch's output while it handles the next (see
-    # Pipeline): a decision crosses several batches of internal topics, and
-    # waiting for the broker at each was most of dedup's time. Output order
-    # on each partition is the order of sending, so it holds across batches.
     @app.agent(source)
     async def fingerprint_articles(stream: StreamT[bytes]) -> None:
-        pipeline = Pipeline(CONFIRMING, metrics_for(app))
-        try:
-            async for events in batches(
-                stream, settings.batch_size, settings.batch_within_s, settle=False
-            ):
-                emitter = Emitter(app, STAGE, deadletter)
-                for event in events:
-                    raw = event.value
-                    try:
-                        article = codec.decode(CleanArticle, raw)
-                        # The broker's timestamp of the article: replays see the same clock.
-                        seen_at = datetime.fromtimestamp(event.message.timestamp, UTC)
-                        work = encode_work(
-                            raw, article, seen_at, fingerprint(article.text, title=article.title)
-                        )
-                    except PoisonMessage as exc:
-                        await emitter.dead_letter(event, exc)
-                        continue
-                    except orjson.JSONEncodeError as exc:
-                        error = PoisonMessage("invalid-message", f"cannot encode: {exc!r}")
-                        await emitter.dead_letter(event, error)
-                        continue
-                    await emitter.send_bytes(order, article.id, work)
-                await pipeline.submit(events, emitter.confirm)
-        finally:
-            pipeline.cancel()
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
+            emitter = Emitter(app, STAGE, deadletter)
+            for event in events:
+                raw = event.value
+                try:
+                    article = codec.decode(CleanArticle, raw)
+                    # The broker's timestamp of the article: replays see the same clock.
+                    seen_at = datetime.fromtimestamp(event.message.timestamp, UTC)
+                    work = encode_work(
+                        raw, article, seen_at, fingerprint(article.text, title=article.title)
+                    )
+                except PoisonMessage as exc:
+                    await emitter.dead_letter(event, exc)
+                    continue
+                except orjson.JSONEncodeError as exc:
+                    error = PoisonMessage("invalid-message", f"cannot encode: {exc!r}")
+                    await emitter.dead_letter(event, error)
+                    continue
+                await emitter.send_bytes(order, article.id, work)
+            await emitter.confirm()
 
     @app.agent(order)
     async def route_articles(stream: StreamT[bytes]) -> None:
-        pipeline = Pipeline(CONFIRMING, metrics_for(app))
-        try:
-            async for events in batches(
-                stream, settings.batch_size, settings.batch_within_s, settle=False
-            ):
-                emitter = Emitter(app, STAGE, deadletter)
-                box = _Box()
-                for event in events:
-                    try:
-                        shards.route(event.message.offset, event.value, box)
-                    except PoisonMessage as exc:
-                        await emitter.dead_letter(event, exc)
-                await send(box, emitter)
-                await pipeline.submit(events, partial(confirm, box, emitter))
-        finally:
-            pipeline.cancel()
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
+            emitter = Emitter(app, STAGE, deadletter)
+            box = _Box()
+            for event in events:
+                try:
+                    shards.route(event.message.offset, event.value, box)
+                except PoisonMessage as exc:
+                    await emitter.dead_letter(event, exc)
+            await flush(box, emitter)
 
     @app.agent(shard_topic)
     async def decide_articles(stream: StreamT[bytes]) -> None:
-        pipeline = Pipeline(CONFIRMING, metrics_for(app))
-        try:
-            async for events in batches(
-                stream, settings.batch_size, settings.batch_within_s, settle=False
-            ):
-                emitter = Emitter(app, STAGE, deadletter)
-                box = _Box()
-                if shards.stale:
-                    shards.rebuild(active(), box)
-                for event in events:
-                    box.event = event
-                    partition = event.message.partition
-                    with as_current(event):
-                        try:
-                            shards.handle(partition, event.value, box)
-                        except PoisonMessage as exc:
-                            await emitter.dead_letter(event, exc)
-                            continue
-                        if shards.decided >= settings.sweep_every:
-                            shards.decided = 0
-                            now = datetime.fromtimestamp(event.message.timestamp, UTC).timestamp()
-                            removed = shards.sweep(partition, now)
-                            if removed:
-                                log.info("expired dedup state", extra={"keys": removed})
-                await send(box, emitter)
-                await pipeline.submit(events, partial(confirm, box, emitter))
-        finally:
-            pipeline.cancel()
+        async for events in batches(stream, settings.batch_size, settings.batch_within_s):
+            emitter = Emitter(app, STAGE, deadletter)
+            box = _Box()
+            if shards.stale:
+                shards.rebuild(active(), box)
+            for event in events:
+                box.event = event
+                partition = event.message.partition
+                with as_current(event):
+                    try:
+                        shards.handle(partition, event.value, box)
+                    except PoisonMessage as exc:
+                        await emitter.dead_letter(event, exc)
+                        continue
+                    if shards.decided >= settings.sweep_every:
+                        shards.decided = 0
+                        now = datetime.fromtimestamp(event.message.timestamp, UTC).timestamp()
+                        removed = shards.sweep(partition, now)
+                        if removed:
+                            log.info("expired dedup state", extra={"keys": removed})
+            await flush(box, emitter)
 
     @app.timer(interval=RETRY_EVERY_S)  # type: ignore[untyped-decorator]
     async def retry_stalled() -> None:
