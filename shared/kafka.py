@@ -53,6 +53,7 @@ __all__ = [
     "StallGuard",
     "as_current",
     "make_app",
+    "pipelined",
     "raw_topic",
     "stalled_since",
     "worker_main",
@@ -137,8 +138,8 @@ async def batches(
     (Faust's own acknowledgement becomes a no-op) and acknowledged for real
     when done. A batch cut short keeps its offsets uncommitted and is read
     again by the partition's next owner. A stage that settles batches itself,
-    finishing one while it handles the next (:class:`Pipeline`: the indexer
-    writes several at once, dedup's agents confirm while they go on), passes
+    finishing one while it handles the next (:class:`Pipeline`, through
+    :func:`pipelined`: the indexer writes several at once), passes
     ``settle=False``.
 
     With ``settle`` the time from handing a batch out to the next request is
@@ -248,6 +249,21 @@ class Pipeline:
         """Abandon the open batches (on shutdown): their offsets stay uncommitted."""
         for task in self._tasks:
             task.cancel()
+
+
+async def pipelined(
+    stream: StreamT[Any], size: int, within_s: float, depth: int
+) -> AsyncIterator[tuple[Sequence[EventT[Any]], Pipeline]]:
+    """:func:`batches` for an agent that finishes each one through a
+    :class:`Pipeline` of ``depth`` (given with every batch) while it goes on;
+    batches still open when the stream ends are abandoned, their offsets
+    uncommitted."""
+    pipeline = Pipeline(depth, metrics_for(stream.app))
+    try:
+        async for events in batches(stream, size, within_s, settle=False):
+            yield events, pipeline
+    finally:
+        pipeline.cancel()
 
 
 @contextmanager

@@ -31,11 +31,11 @@ from services.indexer.settings import IndexerSettings, deadletter_index
 from shared import codec
 from shared.elastic import client
 from shared.exceptions import PoisonMessage
-from shared.kafka import Emitter, Pipeline, batches, make_app, raw_topic
+from shared.kafka import Emitter, make_app, pipelined, raw_topic
 from shared.metrics import metrics_for
 from shared.models import DeadLetter, UniqueArticle
 
-__all__ = ["STAGE", "Batch", "Pipeline", "build", "prepare_batch", "split_by_size"]
+__all__ = ["STAGE", "Batch", "build", "prepare_batch", "split_by_size"]
 
 STAGE = "indexer"
 
@@ -73,20 +73,16 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
 
     @app.agent(source)
     async def index_articles(stream: StreamT[bytes]) -> None:
-        pipeline = Pipeline(settings.max_in_flight, metrics_for(app))
-        try:
-            async for events in batches(
-                stream, settings.batch_size, settings.batch_within_s, settle=False
-            ):
-                # Decoding and building documents is most of the worker's own
-                # work per batch: done here, while the previous batch is still
-                # being written, so Elasticsearch does not wait for it.
-                batch = prepare_batch(events, datetime.now(UTC))
-                write = partial(_index_batch, app, indexer, deadletter, batch, settings, backoff)
-                # Failures of Kafka (dead letters not confirmed) redo the batch.
-                await pipeline.submit(events, partial(_until_done, write, backoff, len(events)))
-        finally:
-            pipeline.cancel()
+        async for events, pipeline in pipelined(
+            stream, settings.batch_size, settings.batch_within_s, settings.max_in_flight
+        ):
+            # Decoding and building documents is most of the worker's own
+            # work per batch: done here, while the previous batch is still
+            # being written, so Elasticsearch does not wait for it.
+            batch = prepare_batch(events, datetime.now(UTC))
+            write = partial(_index_batch, app, indexer, deadletter, batch, settings, backoff)
+            # Failures of Kafka (dead letters not confirmed) redo the batch.
+            await pipeline.submit(events, partial(_until_done, write, backoff, len(events)))
 
     if settings.index_deadletters:
         letters = DeadLetterIndexer(
@@ -99,12 +95,8 @@ def build(settings: IndexerSettings, es: AsyncElasticsearch | None = None) -> fa
 
         @app.agent(deadletter, name="index_deadletters")
         async def index_deadletters(stream: StreamT[bytes]) -> None:
-            pipeline = Pipeline(1, metrics_for(app))
-            try:
-                async for events in batches(stream, settings.batch_size, 1.0, settle=False):
-                    await pipeline.submit(events, partial(copy_letters, events))
-            finally:
-                pipeline.cancel()
+            async for events, pipeline in pipelined(stream, settings.batch_size, 1.0, 1):
+                await pipeline.submit(events, partial(copy_letters, events))
 
     @app.timer(settings.rollover_check_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def rollover() -> None:
