@@ -6,32 +6,11 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bench.pipeline.site import raw_article
-from newsflow.infra import apply_topics
 from shared import codec
 from shared.settings import CommonSettings
-from tests.conftest import Infra
-from tests.helpers import Service, Services, free_port, produce, sample, service_env, wait_for
-
-
-@pytest.fixture
-async def kafka_only(infra: Infra) -> CommonSettings:
-    """This test's topics; the cleaner needs no index."""
-    settings = infra.common()
-    await apply_topics(settings)
-    return settings
-
-
-@pytest.fixture
-def workers(kafka_only: CommonSettings, tmp_path: Path) -> Iterator[Services]:
-    handle = Services(tmp_path, service_env(kafka_only))
-    yield handle
-    handle.stop_all()
+from tests.helpers import Service, Services, free_port, produce, sample, wait_for
 
 
 def _get(port: int, path: str) -> tuple[int, str]:

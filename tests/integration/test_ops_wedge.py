@@ -12,35 +12,15 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bench.pipeline.measure import process_tree
 from bench.pipeline.site import raw_article
-from newsflow.infra import apply_topics
 from newsflow.topicread import read_topic
 from shared import codec
 from shared.settings import CommonSettings
-from tests.conftest import Infra
-from tests.helpers import Services, produce, service_env, wait_for
+from tests.helpers import Services, produce, wait_for
 
 RESTART_LINE = "restarting the worker in place"
-
-
-@pytest.fixture
-async def kafka_only(infra: Infra) -> CommonSettings:
-    settings = infra.common()
-    await apply_topics(settings)
-    return settings
-
-
-@pytest.fixture
-def workers(kafka_only: CommonSettings, tmp_path: Path) -> Iterator[Services]:
-    handle = Services(tmp_path, service_env(kafka_only))
-    yield handle
-    handle.stop_all()
 
 
 def _cleaned(common: CommonSettings) -> int:
