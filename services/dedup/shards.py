@@ -77,6 +77,10 @@ log = logging.getLogger(__name__)
 # questions it is about to answer anyway. Doubled after each retry.
 RETRY_AFTER_S = 600.0
 MAX_BACKOFF = 4
+# A worker with decisions under way that has handled no shard message for
+# this long is not waiting on a backlog: what they miss is not coming (a
+# message lost with a worker), so they ask again without waiting RETRY_AFTER_S.
+IDLE_RETRY_S = 20.0
 # Size a shard message is kept under (the broker's default limit is 1 MiB).
 MESSAGE_BYTES = 512 * 1024
 # Size a journal record is kept under: a changelog message over the broker's
@@ -175,8 +179,11 @@ class Shards:
         # (partition, s) → the journaled probe; and those of the message in hand.
         self._journaled: dict[tuple[int, int], dict[str, Any]] = {}
         self._journal: list[dict[str, Any]] = []
+        # Partition → journal entries made by a rebuild, written with its next message.
+        self._unwritten: dict[int, list[dict[str, Any]]] = {}
         self.stale = True
         self.decided = 0
+        self._handled_at = clock()
 
     # --- the router ------------------------------------------------------------
 
@@ -206,7 +213,8 @@ class Shards:
         module doc for their kinds). An item that cannot be read is logged and
         skipped; the message's others are still handled."""
         items = unpack(value)
-        self._journal = []
+        self._handled_at = self._clock()
+        self._journal = self._unwritten.pop(partition, [])
         for item, body in items:
             try:
                 self._item(partition, item, body, out)
@@ -407,6 +415,7 @@ class Shards:
         self._parked.clear()
         self._seen.clear()
         self._journaled.clear()
+        self._unwritten.clear()
         self._early.clear()
         journals: list[tuple[int, int, dict[str, Any]]] = []
         works: list[tuple[str, int, int, dict[str, Any]]] = []
@@ -434,37 +443,42 @@ class Shards:
                 entries.extend((int(entry["s"]), p, entry) for entry in journal["e"])
             except (KeyError, TypeError, ValueError):
                 log.warning("dedup state: unreadable journal", extra={"s": first, "partition": p})
-        entries.sort(key=lambda entry: entry[0])
-        for s, p, entry in entries:
-            try:
-                keys = tuple(entry["k"])
-                self.index.probe(Probe(entry["id"], s, float(entry["ts"]), entry["src"], keys))
-            except (KeyError, TypeError, ValueError):
-                log.warning("dedup state: unreadable journal entry", extra={"s": s, "partition": p})
-                continue
-            self._journaled[p, s] = entry
-            self._seen[p] = max(self._seen.get(p, -1), s)
-        now = self._clock()
-        for article_id, s, p, value in sorted(works, key=lambda work: work[1]):
+        probed = {(p, s): entry.get("id") for s, p, entry in entries}
+        works_to_do: list[tuple[Work, int, int, set[int]]] = []
+        for article_id, s, p, value in works:
             try:
                 work = decode_work(str(value["w"]).encode("utf-8"))
                 others = {int(o) for o in value["o"]}
             except (PoisonMessage, KeyError, TypeError, ValueError):
                 log.warning("dedup state: unreadable work", extra={"article_id": article_id})
                 continue
-            known = self._journaled.get((p, s))
-            answer = dict(known["a"]) if known is not None and known["id"] == article_id else None
-            if answer is None:
-                # Its journal was lost (not flushed before a crash): the same
-                # probe again, on the index rebuilt up to here.
-                keys = tuple(
-                    key
-                    for key in article_keys(article_id, work.fingerprint)
-                    if partition_of(key, self._partitions) == p
-                )
-                again = Probe(article_id, s, work.article.seen_s, work.article.source, keys)
-                answer = self.index.probe(again)
-            self._add(Pending(work, s, p, others, answer, touched=now))
+            works_to_do.append((work, s, p, others))
+            if probed.get((p, s)) != article_id:
+                # Its home's probe has no journal (lost in a crash, or never
+                # written: the work was read again while still pending). It is
+                # probed again in its place in the order below, so it sees the
+                # index as it was then: entries of later articles would have
+                # pushed earlier ones out of capped keys.
+                entries.append((s, p, _redo(work, s, p, self._partitions)))
+        entries.sort(key=lambda entry: entry[0])
+        for s, p, entry in entries:
+            try:
+                keys = tuple(entry["k"])
+                probe = Probe(entry["id"], s, float(entry["ts"]), entry["src"], keys)
+                answer = self.index.probe(probe)
+            except (KeyError, TypeError, ValueError):
+                log.warning("dedup state: unreadable journal entry", extra={"s": s, "partition": p})
+                continue
+            if "a" not in entry:
+                entry["a"] = answer
+                self._unwritten.setdefault(p, []).append(entry)
+            self._journaled[p, s] = entry
+            self._seen[p] = max(self._seen.get(p, -1), s)
+        now = self._clock()
+        for work, s, p, others in sorted(works_to_do, key=lambda item: item[1]):
+            probed_entry = self._journaled.get((p, s))
+            if probed_entry is not None:
+                self._add(Pending(work, s, p, others, dict(probed_entry["a"]), touched=now))
         self.stale = False
         log.info(
             "dedup state rebuilt",
@@ -489,11 +503,23 @@ class Shards:
         now = self._clock()
         for key in [k for k, p in self._pending.items() if p.partition not in active]:
             self._remove(key)
+        after = IDLE_RETRY_S if now - self._handled_at > IDLE_RETRY_S else RETRY_AFTER_S
         stalled = [
             p
             for p in self._pending.values()
-            if now - p.touched > RETRY_AFTER_S * 2 ** min(p.retries, MAX_BACKOFF)
+            if now - p.touched > after * 2 ** min(p.retries, MAX_BACKOFF)
         ]
+        if stalled:
+            log.warning(
+                "dedup: decisions stalled, asking again",
+                extra={
+                    "stalled": len(stalled),
+                    "pending": len(self._pending),
+                    "idle_s": round(now - self._handled_at, 1),
+                    "parked": sum(len(asks) for asks in self._parked.values()),
+                    "first": [_stuck(p) for p in sorted(stalled, key=lambda p: p.s)[:5]],
+                },
+            )
         for pending in stalled:
             pending.touched = now
             pending.retries += 1
@@ -573,6 +599,29 @@ def record_partition(key: str, partitions: int) -> int:
     if key.startswith("e:"):
         return home_of(key[2:].rsplit(":", 2)[0], partitions)
     raise ValueError(f"not a dedup table key: {key!r}")
+
+
+def _redo(work: Work, s: int, partition: int, partitions: int) -> dict[str, Any]:
+    """The journal entry of a home's probe to make again (no answer yet)."""
+    article = work.article
+    keys = [
+        key
+        for key in article_keys(article.id, work.fingerprint)
+        if partition_of(key, partitions) == partition
+    ]
+    return {"s": s, "id": article.id, "ts": article.seen_s, "src": article.source, "k": keys}
+
+
+def _stuck(pending: Pending) -> dict[str, Any]:
+    """What a stalled decision waits for, for the log."""
+    return {
+        "id": pending.work.article.id,
+        "s": pending.s,
+        "home": pending.partition,
+        "waiting": sorted(pending.waiting),
+        "missing": sorted(pending.missing),
+        "retries": pending.retries,
+    }
 
 
 def _is_decided(record: Any, s: int) -> bool:

@@ -106,6 +106,50 @@ class Box:
         )
 
 
+_ABSENT = object()
+
+
+class Changelog(dict[str, Any]):
+    """A worker's table as its changelog keeps it: the writes since their
+    partition's last commit may be lost with the worker, all but the first
+    few (a changelog partition is one ordered log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.since: dict[int, list[tuple[str, Any]]] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._logged(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._logged(key)
+        super().__delitem__(key)
+
+    def pop(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if key not in self:
+            return default
+        value = self[key]
+        del self[key]
+        return value
+
+    def _logged(self, key: str) -> None:
+        old = dict.get(self, key, _ABSENT)
+        self.since.setdefault(record_partition(key, PARTITIONS), []).append((key, old))
+
+    def commit(self, partition: int) -> None:
+        self.since.pop(partition, None)
+
+    def crash(self, partition: int, kept: int) -> None:
+        """Lose the partition's writes since its last commit but the first ``kept``."""
+        writes = self.since.pop(partition, [])
+        for key, old in reversed(writes[kept:]):
+            if old is _ABSENT:
+                dict.pop(self, key, None)
+            else:
+                dict.__setitem__(self, key, old)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -114,14 +158,16 @@ class Clock:
         return self.now
 
 
-def simulate(seed: int, workers: int, *, kills: int = 0, moves: int = 0) -> list[tuple[str, str]]:
+def simulate(
+    seed: int, workers: int, *, kills: int = 0, moves: int = 0, lossy: bool = False
+) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     clock = Clock()
     queues: list[deque[bytes]] = [deque() for _ in range(PARTITIONS)]
     verdicts: list[tuple[str, str]] = []
     box = Box(queues, verdicts)
     owner = [p % workers for p in range(PARTITIONS)]
-    tables: list[dict[str, Any]] = [{} for _ in range(workers)]
+    tables: list[Changelog] = [Changelog() for _ in range(workers)]
     nodes = [Shards(tables[w], PARTITIONS, CONFIG, clock) for w in range(workers)]
     todo = deque(enumerate(w for _, w in works()))
     router = Shards({}, PARTITIONS, CONFIG, clock)
@@ -146,17 +192,28 @@ def simulate(seed: int, workers: int, *, kills: int = 0, moves: int = 0) -> list
         if events in kill_at:
             w = rng.randrange(workers)
             nodes[w] = Shards(tables[w], PARTITIONS, CONFIG, clock)  # memory gone, table kept
+            for p in active(w):
+                if lossy:  # and of the table, what the changelog had not got yet
+                    tables[w].crash(p, rng.randint(0, len(tables[w].since.get(p, ()))))
             for node in nodes:
                 node.stale = True  # the group rebalances: every worker rebuilds
             for p in active(w):
                 queues[p].extendleft(reversed(uncommitted[p]))
                 uncommitted[p].clear()
+            if lossy:  # the survivors too may read again what they had not committed
+                for p in range(PARTITIONS):
+                    if rng.random() < 0.5:
+                        queues[p].extendleft(reversed(uncommitted[p]))
+                        uncommitted[p].clear()
+                        tables[owner[p]].commit(p)
             continue  # as Faust does, no message before the rebuild
         if events in move_at and workers > 1:
             p = rng.randrange(PARTITIONS)
             old, new = owner[p], (owner[p] + 1) % workers
             for key in [k for k in tables[old] if record_partition(k, PARTITIONS) == p]:
                 tables[new][key] = orjson.loads(orjson.dumps(tables[old].pop(key)))
+            tables[old].commit(p)  # a partition given up is committed
+            tables[new].commit(p)
             owner[p] = new
             for node in nodes:
                 node.stale = True  # the group rebalances: every worker rebuilds
@@ -190,6 +247,7 @@ def simulate(seed: int, workers: int, *, kills: int = 0, moves: int = 0) -> list
         uncommitted[p].append(message)
         if rng.random() < 0.2:
             uncommitted[p].clear()
+            tables[owner[p]].commit(p)
         assert events < 500_000, "no progress"
     assert retried[0] == 0, "a decision stalled until the safety net asked again"
     return verdicts
@@ -210,6 +268,13 @@ def test_killed_workers_and_moved_partitions_change_no_decision(seed: int) -> No
     # A verdict may be sent twice (the indexer writes it once), never differently.
     assert sorted(set(got)) == sorted(set(expected()))
     assert {article_id for article_id, _ in got} == {article_id for article_id, _ in expected()}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_killed_workers_lose_table_writes_not_yet_committed(seed: int) -> None:
+    got = simulate(seed=seed, workers=2, kills=8, moves=4, lossy=True)
+    assert {article_id for article_id, _ in got} == {article_id for article_id, _ in expected()}
+    assert sorted(set(got)) == sorted(set(expected()))
 
 
 def test_homes_spread_over_the_partitions() -> None:
