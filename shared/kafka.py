@@ -45,6 +45,7 @@ from shared.metrics import (
     metrics_for,
 )
 from shared.models import Message
+from shared.offsets import Gap, InputOrder
 from shared.settings import CommonSettings
 
 __all__ = [
@@ -145,12 +146,20 @@ async def batches(
     With ``settle`` the time from handing a batch out to the next request is
     its processing time in the metrics; :class:`Pipeline` records a batch's
     when it is done with it.
+
+    A batch that does not continue where its partition's last one ended
+    (messages the stream skipped, see :mod:`shared.offsets`) is never handed
+    out: the worker restarts to read them again.
     """
     metrics = metrics_for(stream.app)
+    order = InputOrder()
     async for events in cast(faust.Stream[Any], stream).take_events(size, within_s):
         if settle:
             for event in events:
                 event.message.acked = True
+        gaps = order.check(events)
+        if gaps:
+            await _skipped(cast(faust.App, stream.app), gaps)
         metrics.received(events)
         topic = events[0].message.topic if events else ""
         outer = bind_log_context({"topic": topic, "offsets": offset_ranges(events)})
@@ -168,6 +177,27 @@ async def batches(
                 event.ack()
         else:
             metrics.unsettled(events)
+
+
+async def _skipped(app: faust.App, gaps: list[Gap]) -> None:
+    """Restart the worker, unless the topics' retention deleted what ``gaps`` miss."""
+    try:
+        earliest = await app.consumer.earliest_offsets(*{gap.tp for gap in gaps})
+    except Exception:  # the broker is away: nothing explains the gaps
+        earliest = {}
+    missing = [gap for gap in gaps if earliest.get(gap.tp, 0) < gap.end]
+    if not missing:
+        return
+    log.error(
+        "input messages were skipped: restarting the worker to read them again",
+        extra={"gaps": [str(gap) for gap in missing]},
+    )
+    metrics_for(app).error("skipped-input")
+    _restart()
+
+
+def _restart() -> None:
+    restart_in_place()
 
 
 def offset_ranges(events: Sequence[EventT[Any]]) -> dict[int, str]:
@@ -463,6 +493,7 @@ class StallGuard(Service):
         wedge_s: float = 120.0,
         broker: Callable[[Sequence[TP]], Awaitable[dict[TP, int]]] | None = None,
         restart: Callable[[], object] | None = None,
+        lost_s: float = 60.0,
     ) -> None:
         super().__init__()
         self._app = app
@@ -476,6 +507,8 @@ class StallGuard(Service):
         self._restart = restart or restart_in_place
         self._signs = metrics.signs_of_life
         self._quiet_since = clock()
+        self._lost_s = lost_s
+        self._uncommitted: Positions = {}
 
     @Service.timer(5.0)
     async def _check(self) -> None:
@@ -484,15 +517,52 @@ class StallGuard(Service):
         if await self._recovery_stalled():
             return
         if self._app.rebalancing or self._metrics.busy():
-            self._behind = {}
+            self._behind, self._uncommitted = {}, {}
             return
         tps = input_partitions(self._app)
         if not tps:
+            return
+        if await self._lost_tail(tps):
             return
         self._behind, stuck = await self._unmoved(tps, self._behind)
         if stuck:
             self._behind = {}
             self._rejoin("consumer stalled, rejoining the group", "consumer-stalled", stuck)
+
+    async def _lost_tail(self, tps: Sequence[TP]) -> bool:
+        """Restart when read messages never reached the stage, with none after them.
+
+        :func:`batches` catches messages the stream skipped (see
+        :mod:`shared.offsets`) when the next one comes; when none comes, the
+        sign is a partition whose committed offset stays below the consumer's
+        position while the stage waits for input: read, never handed over,
+        so never acknowledged. Left for ``lost_s`` (Faust commits every few
+        seconds what was acknowledged), the worker restarts to read them again.
+        """
+        if self._app.rebalancing or self._metrics.busy():
+            self._uncommitted = {}  # a batch is uncommitted for as long as it takes
+            return False
+        committed: Any = getattr(self._app.consumer, "_committed_offset", {})
+        consumer = self._app.consumer
+        behind: Positions = {}
+        for tp in tps:
+            mark, position = committed.get(tp), await consumer.position(tp)
+            if mark is None or position is None or mark >= position:
+                continue
+            before = self._uncommitted.get(tp)
+            unchanged = before is not None and before[0] == mark
+            behind[tp] = before if before is not None and unchanged else (mark, self._clock())
+        self._uncommitted = behind
+        lost = [tp for tp, (_, since) in behind.items() if self._clock() - since >= self._lost_s]
+        if not lost:
+            return False
+        log.error(
+            "read messages never reached the stage: restarting the worker to read them again",
+            extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in lost]},
+        )
+        self._metrics.error("skipped-input")
+        self._restart()
+        return True
 
     async def _recovery_stalled(self) -> bool:
         """Rejoin when the tables' recovery stopped reading their changelogs.

@@ -211,3 +211,38 @@ async def test_a_recovery_that_never_fetched_is_seen_through_the_brokers_end_off
     clock[0] = 125.0
     assert await told._recovery_stalled()
     assert len(rejoins) == 1 and metrics.errors == ["recovery-stalled"]
+
+
+async def test_messages_read_but_never_handed_over_restart_the_worker() -> None:
+    # A's position is 5; its committed offset stays at 3 while the stage
+    # waits for input: two messages read that never reached it.
+    clock = [100.0]
+    guard, worker, restarts = _wedge_guard(clock, {A: 5, B: 9})
+    guard._app.consumer._committed_offset = {A: 3, B: 9}
+    assert not await guard._lost_tail([A, B])
+    clock[0] = 159.0
+    assert not await guard._lost_tail([A, B])
+    clock[0] = 161.0
+    assert await guard._lost_tail([A, B])
+    assert restarts == ["restart"] and worker.errors == ["skipped-input"]
+
+
+async def test_commits_that_move_or_a_batch_in_flight_are_no_lost_messages() -> None:
+    clock = [100.0]
+    guard, worker, restarts = _wedge_guard(clock, {A: 5, B: 9})
+    committed = {A: 3, B: 9}
+    guard._app.consumer._committed_offset = committed
+    for step in range(1, 6):
+        clock[0] = 100.0 + 50 * step
+        committed[A] = 3 + step % 2  # Faust commits what the stage acknowledged
+        assert not await guard._lost_tail([A, B])
+    # A batch being handled is uncommitted for as long as it takes.
+    worker.in_flight = True
+    committed[A] = 3
+    for step in range(1, 4):
+        clock[0] = 400.0 + 50 * step
+        assert not await guard._lost_tail([A, B])
+    worker.in_flight = False
+    clock[0] = 600.0
+    assert not await guard._lost_tail([A, B])  # counted from the batch's end
+    assert restarts == []
