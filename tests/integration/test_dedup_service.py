@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 
 from bench.dedup.generate import generate
 from newsflow.status import drained, stage_specs
 from services.dedup.resolve import InMemoryDeduper
+from services.dedup.settings import DedupSettings
 from services.dedup.work import decode_work
 from shared import codec
 from shared.models import CleanArticle, UniqueArticle
 from shared.settings import CommonSettings
-from tests.helpers import Services, consume, produce
+from tests.helpers import Service, Services, consume, produce, wait_for
 
 STORY = (
     "The river authority opened the new flood gates on Friday after three years of work "
@@ -170,6 +172,13 @@ async def _decided_in_order(common: CommonSettings, count: int) -> list[tuple[st
     return verdicts
 
 
+def _owns_shards(service: Service) -> bool:
+    """Whether the worker's latest rebuild was of some but not all shard partitions."""
+    text = service.log_path.read_text(errors="replace") if service.log_path.exists() else ""
+    rebuilt = [json.loads(line) for line in text.splitlines() if '"dedup state rebuilt"' in line]
+    return bool(rebuilt) and 0 < len(rebuilt[-1]["partitions"]) < DedupSettings().shard_partitions
+
+
 def _verdict(kind: str, story: str, of: str | None, similarity: float | None) -> str:
     return f"{kind} {story} {of} {similarity}"
 
@@ -183,7 +192,12 @@ async def test_two_workers_one_killed_decide_a_concurrent_stream_as_one_process(
     twice (a redelivery after the kill), never two different ones."""
     articles = _generated(300)
     first = services.start("dedup", n=1)
-    services.start("dedup", n=2)
+    second = services.start("dedup", n=2)
+    # Both own shard partitions before anything comes: decisions under way on
+    # both when one is killed (left to chance, one often had them all).
+    assert wait_for(lambda: _owns_shards(first) and _owns_shards(second), 90, services=services), (
+        services.logs()
+    )
     half = len(articles) // 2
     await produce(
         common, common.topics.clean, [(a.id.encode(), codec.encode(a)) for a in articles[:half]]
