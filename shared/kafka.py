@@ -538,6 +538,8 @@ class StallGuard(Service):
         position while the stage waits for input: read, never handed over,
         so never acknowledged. Left for ``lost_s`` (Faust commits every few
         seconds what was acknowledged), the worker restarts to read them again.
+        Only partitions read through :func:`batches` count, where every
+        message not acknowledged is in a batch being handled.
         """
         if self._app.rebalancing or self._metrics.busy():
             self._uncommitted = {}  # a batch is uncommitted for as long as it takes
@@ -545,7 +547,9 @@ class StallGuard(Service):
         committed: Any = getattr(self._app.consumer, "_committed_offset", {})
         consumer = self._app.consumer
         behind: Positions = {}
-        for tp in tps:
+        # Only input read in batches: a fetcher's poll holds its request for
+        # as long as the poll takes, and others finish around it.
+        for tp in [tp for tp in tps if tp.topic in self._metrics.batched]:
             mark, position = committed.get(tp), await consumer.position(tp)
             if mark is None or position is None or mark >= position:
                 continue

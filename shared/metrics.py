@@ -157,6 +157,9 @@ class StageMetrics:
         # retry); shared.kafka.StallGuard restarts a worker that has work
         # and shows none for long.
         self.signs_of_life = 0
+        # Input topics read in batches (shared.kafka.batches), whose every
+        # message not acknowledged is in a batch being processed.
+        self.batched: set[str] = set()
 
     def alive(self) -> None:
         """Note a sign of progress that no other count here records (e.g. a retry)."""
@@ -167,6 +170,7 @@ class StageMetrics:
         for event in events:
             msg = event.message
             self.messages_in.labels(self.stage, msg.topic).inc()
+            self.batched.add(msg.topic)
             self._next_offset[msg.tp] = max(self._next_offset.get(msg.tp, 0), msg.offset + 1)
 
     def batch_started(self) -> None:

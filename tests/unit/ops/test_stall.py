@@ -49,6 +49,7 @@ class _Worker:
         self.signs_of_life = 0
         self.in_flight = False
         self.errors: list[str] = []
+        self.batched = {"t"}
 
     def busy(self) -> bool:
         return self.in_flight
@@ -225,6 +226,18 @@ async def test_messages_read_but_never_handed_over_restart_the_worker() -> None:
     clock[0] = 161.0
     assert await guard._lost_tail([A, B])
     assert restarts == ["restart"] and worker.errors == ["skipped-input"]
+
+
+async def test_input_not_read_in_batches_is_not_watched_for_lost_messages() -> None:
+    # A fetcher's poll keeps its request unacknowledged for as long as it polls.
+    clock = [100.0]
+    guard, worker, restarts = _wedge_guard(clock, {A: 5, B: 9})
+    guard._app.consumer._committed_offset = {A: 3, B: 9}
+    worker.batched = set()
+    for step in range(1, 4):
+        clock[0] = 100.0 + 100 * step
+        assert not await guard._lost_tail([A, B])
+    assert restarts == []
 
 
 async def test_commits_that_move_or_a_batch_in_flight_are_no_lost_messages() -> None:
