@@ -45,7 +45,7 @@ from shared.metrics import (
     metrics_for,
 )
 from shared.models import Message
-from shared.offsets import Gap, InputOrder
+from shared.offsets import BrokerCommits, Gap, InputOrder
 from shared.settings import CommonSettings
 
 __all__ = [
@@ -153,13 +153,14 @@ async def batches(
     """
     metrics = metrics_for(stream.app)
     order = InputOrder()
+    app = cast(faust.App, stream.app)
     async for events in cast(faust.Stream[Any], stream).take_events(size, within_s):
         if settle:
             for event in events:
                 event.message.acked = True
-        gaps = order.check(events)
+        gaps = order.check(events, await _committed(app, order.starting(events)))
         if gaps:
-            await _skipped(cast(faust.App, stream.app), gaps)
+            await _skipped(app, gaps)
         metrics.received(events)
         topic = events[0].message.topic if events else ""
         outer = bind_log_context({"topic": topic, "offsets": offset_ranges(events)})
@@ -177,6 +178,22 @@ async def batches(
                 event.ack()
         else:
             metrics.unsettled(events)
+
+
+# App → its group's committed offsets from the broker (set by worker_main).
+_COMMITS: weakref.WeakKeyDictionary[faust.App, BrokerCommits] = weakref.WeakKeyDictionary()
+
+
+async def _committed(app: faust.App, tps: Sequence[TP]) -> dict[TP, int | None]:
+    """Where ``tps``, just assigned, must start: the group's committed offsets."""
+    commits = _COMMITS.get(app)
+    if not tps or commits is None:
+        return {}
+    try:
+        return await commits(tps)
+    except Exception:  # the broker is away: the first messages go unchecked
+        log.warning("committed offsets unknown", extra={"partitions": [str(tp) for tp in tps]})
+        return {}
 
 
 async def _skipped(app: faust.App, gaps: list[Gap]) -> None:
@@ -773,6 +790,7 @@ def worker_main(app: faust.App, service: str, common: CommonSettings) -> None:
         wedge_s=common.wedge_restart_s,
         broker=BrokerEnds(common.kafka_bootstrap),
     )
+    _COMMITS[app] = BrokerCommits(common.kafka_bootstrap, app.conf.id)
     asyncio.run(prepare_topics(app, common))
     worker = faust.Worker(
         app,
