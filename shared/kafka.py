@@ -21,7 +21,7 @@ import os
 import sys
 import time
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -246,8 +246,11 @@ class Pipeline:
     uncommitted, and the next owner of the partitions reads it again.
 
     With ``depth`` above 1, several batches are written at once and may
-    finish out of order; Faust commits a partition's offsets only up to its
-    first unacknowledged one.
+    finish out of order; each is acknowledged only once every batch before
+    it was. Faust commits a partition's offsets up to its first
+    unacknowledged one, but counts a single missing offset as none: a
+    one-message batch still being written, with the batch after it
+    acknowledged, would be committed over, and lost in a crash.
     """
 
     def __init__(self, depth: int, metrics: StageMetrics | None = None) -> None:
@@ -255,6 +258,8 @@ class Pipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._metrics = metrics
         self._failed: Exception | None = None
+        # Batches in the order given, each with whether it is written.
+        self._open: deque[list[Any]] = deque()
 
     async def submit(
         self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
@@ -270,13 +275,14 @@ class Pipeline:
         if self._failed is not None:
             self._slots.release()
             raise self._failed
-        task = asyncio.create_task(self._run(events, write))
+        entry = [events, False]
+        self._open.append(entry)
+        task = asyncio.create_task(self._run(entry, write))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(
-        self, events: Sequence[EventT[Any]], write: Callable[[], Awaitable[None]]
-    ) -> None:
+    async def _run(self, entry: list[Any], write: Callable[[], Awaitable[None]]) -> None:
+        events: Sequence[EventT[Any]] = entry[0]
         started = time.perf_counter()
         try:
             await write()
@@ -288,9 +294,11 @@ class Pipeline:
         if self._metrics is not None and events:
             topic = events[0].message.topic
             self._metrics.processed(topic, len(events), time.perf_counter() - started)
-        for event in events:
-            event.message.acked = False
-            event.ack()
+        entry[1] = True
+        while self._open and self._open[0][1]:
+            for event in self._open.popleft()[0]:
+                event.message.acked = False
+                event.ack()
 
     def cancel(self) -> None:
         """Abandon the open batches (on shutdown): their offsets stay uncommitted."""

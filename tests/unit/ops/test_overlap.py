@@ -60,3 +60,25 @@ async def test_a_failed_batch_stays_unacknowledged_and_fails_the_next_submit() -
     assert failed[0].acks == 0
     with pytest.raises(RuntimeError, match="broker gone"):
         await pipeline.submit([_Event(1)], broken)  # type: ignore[list-item]
+
+
+async def test_a_batch_done_first_waits_for_the_batches_before_it() -> None:
+    # Faust would commit 11-12 over a lone 10 still being written: a crash
+    # then would lose it. So 11-12 are acknowledged only after 10.
+    pipeline = Pipeline(2)
+    first, second = [_Event(10)], [_Event(11), _Event(12)]
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        await release.wait()
+
+    async def fast() -> None:
+        return None
+
+    await pipeline.submit(first, slow)  # type: ignore[arg-type]
+    await pipeline.submit(second, fast)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    assert [e.acks for e in first + second] == [0, 0, 0]
+    release.set()
+    await asyncio.sleep(0.01)
+    assert [e.acks for e in first + second] == [1, 1, 1]
