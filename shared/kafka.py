@@ -147,9 +147,9 @@ async def batches(
     its processing time in the metrics; :class:`Pipeline` records a batch's
     when it is done with it.
 
-    A batch that does not continue where its partition's last one ended
-    (messages the stream skipped, see :mod:`shared.offsets`) is never handed
-    out: the worker restarts to read them again.
+    Messages past a gap in a partition's offsets (messages the stream
+    skipped, see :mod:`shared.offsets`) are not handed out: the consumer is
+    moved back to read the missing ones again.
     """
     metrics = metrics_for(stream.app)
     order = InputOrder()
@@ -158,9 +158,16 @@ async def batches(
         if settle:
             for event in events:
                 event.message.acked = True
-        gaps = order.check(events, await _committed(app, order.starting(events)))
+        committed = await _committed(app, order.starting(events))
+        events, dropped, gaps = order.sort(events, committed)
+        for event in dropped:
+            # Never handed over nor acknowledged: read again after the move
+            # back (marked so that Faust's own acknowledgement is a no-op).
+            event.message.acked = True
         if gaps:
-            await _skipped(app, gaps)
+            await _read_again(app, order, gaps)
+        if not events:
+            continue
         metrics.received(events)
         topic = events[0].message.topic if events else ""
         outer = bind_log_context({"topic": topic, "offsets": offset_ranges(events)})
@@ -196,25 +203,26 @@ async def _committed(app: faust.App, tps: Sequence[TP]) -> dict[TP, int | None]:
         return {}
 
 
-async def _skipped(app: faust.App, gaps: list[Gap]) -> None:
-    """Restart the worker, unless the topics' retention deleted what ``gaps`` miss."""
+async def _read_again(app: faust.App, order: InputOrder, gaps: list[Gap]) -> None:
+    """Move the consumer back to each gap's start (past what retention deleted)."""
     try:
         earliest = await app.consumer.earliest_offsets(*{gap.tp for gap in gaps})
-    except Exception:  # the broker is away: nothing explains the gaps
+    except Exception:  # the broker is away: read again from the gap itself
         earliest = {}
-    missing = [gap for gap in gaps if earliest.get(gap.tp, 0) < gap.end]
-    if not missing:
-        return
-    log.error(
-        "input messages were skipped: restarting the worker to read them again",
-        extra={"gaps": [str(gap) for gap in missing]},
-    )
-    metrics_for(app).error("skipped-input")
-    _restart()
-
-
-def _restart() -> None:
-    restart_in_place()
+    for gap in gaps:
+        start = max(gap.start, earliest.get(gap.tp, 0))
+        if start > gap.start:
+            order.jump(gap, start)
+            log.warning(
+                "input deleted by retention before it was read",
+                extra={"gap": str(gap), "from": start},
+            )
+        else:
+            log.warning("input messages were skipped: reading them again", extra={"gap": str(gap)})
+            metrics_for(app).error("skipped-input")
+        # In the consumer's own thread; sets its read offset too, so the
+        # messages fetched again are not dropped as already read.
+        await app.consumer.seek_wait({gap.tp: start})
 
 
 def offset_ranges(events: Sequence[EventT[Any]]) -> dict[int, str]:

@@ -1,25 +1,25 @@
 """Every input message, in order: what a stage checks of the offsets it is handed.
 
 Faust hands a stream its partitions' messages in order, but not always all
-of them. Found in CI and reproduced here: a worker just given partitions
-after a rebalance read a few messages while its consumer was still being
-moved to the committed offsets; some of them the stream skipped, and when
-the same offsets were fetched again the consumer dropped them as already
-read. The messages after them were handled and acknowledged, and as Faust
-commits acknowledged offsets across a single missing one, the skipped
-articles were gone (five of three hundred, in
+of them. Found in CI and reproduced here: right after a rebalance, while a
+worker's consumer is moved to the committed offsets, the stream may never
+hand over some messages it read, and when the same offsets are fetched
+again the consumer drops them as already read. The messages after them are
+handled and acknowledged, and as Faust commits acknowledged offsets across
+a single missing one, the skipped articles were gone (five of three
+hundred, in
 ``test_two_workers_one_killed_decide_a_concurrent_stream_as_one_process``).
 
 So each stage checks, per partition, that every message continues where
-the one before it ended, within one consumer generation, and that the first
+the one before it ended within one consumer generation, and that the first
 one after an assignment is the one at the group's committed offset (asked
-of the broker: seen too, the first message after an assignment skipped and
-the next committed over it). A gap that the topic's retention does not explain means
-messages were skipped: the worker must not acknowledge anything past it,
-and restarts (:func:`shared.kafka.restart_in_place`), so that a fresh
-consumer reads again from the committed offset. Messages read twice (the
-same fetch delivered again after the move) are let through: every stage
-handles a redelivery as it would after a crash.
+of the broker: a first message skipped and the next committed over it was
+seen too). A message past a gap is not handed over, nor acknowledged: the
+consumer is moved back to the gap (``Consumer.seek``) and the messages
+after it already on their way are dropped as well, until the missing one
+comes. A gap the topic's retention explains (a consumer that fell behind
+it) is jumped. Messages read twice (the same fetch delivered again) are let
+through: every stage handles a redelivery as it would after a crash.
 """
 
 from __future__ import annotations
@@ -46,38 +46,64 @@ class Gap:
         return f"{self.tp.topic}:{self.tp.partition} offsets {self.start}-{self.end - 1}"
 
 
+@dataclass(slots=True)
+class _Expected:
+    generation: int | None
+    offset: int | None  # the next one owed; None: whatever comes first
+    gap: Gap | None = None  # moved back to its start, waiting for it
+
+
 class InputOrder:
     """The next offset each input partition owes the stage, per consumer generation."""
 
     def __init__(self) -> None:
-        # TP → (generation, next offset expected).
-        self._next: dict[TP, tuple[int | None, int]] = {}
+        self._next: dict[TP, _Expected] = {}
 
     def starting(self, events: Sequence[EventT[Any]]) -> list[TP]:
         """The partitions whose first messages of a generation are in ``events``."""
-        new = {
-            message.tp
-            for message in (event.message for event in events)
-            if (known := self._next.get(message.tp)) is None or known[0] != message.generation_id
-        }
+        new = set()
+        for event in events:
+            message = event.message
+            known = self._next.get(message.tp)
+            if known is None or known.generation != message.generation_id:
+                new.add(message.tp)
         return sorted(new)
 
-    def check(self, events: Sequence[EventT[Any]], committed: Mapping[TP, int | None]) -> list[Gap]:
-        """The gaps in front of ``events`` (a batch, in arrival order); the
-        batch's offsets are then taken as seen. ``committed``: the group's
-        committed offsets of the :meth:`starting` partitions (None or absent
-        where unknown: nothing to check the first message against)."""
+    def sort(
+        self, events: Sequence[EventT[Any]], committed: Mapping[TP, int | None]
+    ) -> tuple[list[EventT[Any]], list[EventT[Any]], list[Gap]]:
+        """``events`` (a batch, in arrival order) split into those to hand
+        over and those past a gap, with the gaps newly found (to move the
+        consumer back to). ``committed``: the group's committed offsets of
+        the :meth:`starting` partitions (None or absent where unknown:
+        nothing to check the first message against)."""
+        kept: list[EventT[Any]] = []
+        dropped: list[EventT[Any]] = []
         gaps: list[Gap] = []
         for event in events:
             message = event.message
-            tp, offset, generation = message.tp, message.offset, message.generation_id
+            tp, offset = message.tp, message.offset
             known = self._next.get(tp)
-            expected = committed.get(tp) if known is None or known[0] != generation else known[1]
-            if expected is not None and offset > expected:
-                gaps.append(Gap(tp, expected, offset))
-            high = offset + 1 if expected is None else max(expected, offset + 1)
-            self._next[tp] = (generation, high)
-        return gaps
+            if known is None or known.generation != message.generation_id:
+                known = self._next[tp] = _Expected(message.generation_id, committed.get(tp))
+            if known.offset is not None and offset > known.offset:
+                if known.gap is None:
+                    known.gap = Gap(tp, known.offset, offset)
+                    gaps.append(known.gap)
+                dropped.append(event)
+                continue
+            if offset == known.offset:
+                known.gap = None  # the missing one came: the move back worked
+            known.offset = offset + 1 if known.offset is None else max(known.offset, offset + 1)
+            kept.append(event)
+        return kept, dropped, gaps
+
+    def jump(self, gap: Gap, to: int) -> None:
+        """Take the offsets of ``gap`` before ``to`` as deleted (retention):
+        the partition owes ``to`` next."""
+        known = self._next.get(gap.tp)
+        if known is not None and known.gap == gap:
+            known.offset, known.gap = to, None
 
 
 class BrokerCommits:
