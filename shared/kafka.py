@@ -154,6 +154,7 @@ async def batches(
     metrics = metrics_for(stream.app)
     order = InputOrder()
     app = cast(faust.App, stream.app)
+    _ORDERS.setdefault(app, []).append(order)
     async for events in cast(faust.Stream[Any], stream).take_events(size, within_s):
         if settle:
             for event in events:
@@ -189,6 +190,13 @@ async def batches(
 
 # App → its group's committed offsets from the broker (set by worker_main).
 _COMMITS: weakref.WeakKeyDictionary[faust.App, BrokerCommits] = weakref.WeakKeyDictionary()
+# App → the input checks of its agents' batches (StallGuard moves back again
+# to gaps left open).
+_ORDERS: weakref.WeakKeyDictionary[faust.App, list[InputOrder]] = weakref.WeakKeyDictionary()
+# A gap still open this long after a move back is moved back to again; after
+# this many moves the worker restarts.
+REFILL_AFTER_S = 5.0
+REFILL_TRIES = 3
 
 
 async def _committed(app: faust.App, tps: Sequence[TP]) -> dict[TP, int | None]:
@@ -549,6 +557,8 @@ class StallGuard(Service):
             return
         if await self._recovery_stalled():
             return
+        if not self._app.rebalancing and await self._refill():
+            return
         if self._app.rebalancing or self._metrics.busy():
             self._behind, self._uncommitted = {}, {}
             return
@@ -561,6 +571,26 @@ class StallGuard(Service):
         if stuck:
             self._behind = {}
             self._rejoin("consumer stalled, rejoining the group", "consumer-stalled", stuck)
+
+    async def _refill(self) -> bool:
+        """Move the consumer back again to input gaps still open (see
+        :mod:`shared.offsets`); restart the worker when that did not fill
+        one after ``REFILL_TRIES`` moves."""
+        generation = self._app.consumer_generation_id
+        assigned = set(self._app.consumer.assignment())
+        for order in _ORDERS.get(self._app, ()):
+            overdue = order.overdue(generation, assigned, REFILL_AFTER_S)
+            if any(tries > REFILL_TRIES for _, tries in overdue):
+                log.error(
+                    "skipped input still not read again: restarting the worker",
+                    extra={"gaps": [str(gap) for gap, _ in overdue]},
+                )
+                self._metrics.error("skipped-input")
+                self._restart()
+                return True
+            if overdue:
+                await _read_again(self._app, order, [gap for gap, _ in overdue])
+        return False
 
     async def _lost_tail(self, tps: Sequence[TP]) -> bool:
         """Restart when read messages never reached the stage, with none after them.

@@ -25,7 +25,8 @@ through: every stage handles a redelivery as it would after a crash.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,13 +52,22 @@ class _Expected:
     generation: int | None
     offset: int | None  # the next one owed; None: whatever comes first
     gap: Gap | None = None  # moved back to its start, waiting for it
+    sought: float = 0.0  # when the consumer was last moved back
+    tries: int = 0  # how often
 
 
 class InputOrder:
-    """The next offset each input partition owes the stage, per consumer generation."""
+    """The next offset each input partition owes the stage, per consumer generation.
 
-    def __init__(self) -> None:
+    A move back can itself come to nothing (the same race: the rest of the
+    old fetch, delivered after the move, makes the consumer drop the
+    messages read again), so a gap still open after a while is reported
+    again by :meth:`overdue`.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._next: dict[TP, _Expected] = {}
+        self._clock = clock
 
     def starting(self, events: Sequence[EventT[Any]]) -> list[TP]:
         """The partitions whose first messages of a generation are in ``events``."""
@@ -89,14 +99,32 @@ class InputOrder:
             if known.offset is not None and offset > known.offset:
                 if known.gap is None:
                     known.gap = Gap(tp, known.offset, offset)
+                    known.sought, known.tries = self._clock(), 1
                     gaps.append(known.gap)
                 dropped.append(event)
                 continue
             if offset == known.offset:
-                known.gap = None  # the missing one came: the move back worked
+                known.gap, known.tries = None, 0  # the missing one came: the move back worked
             known.offset = offset + 1 if known.offset is None else max(known.offset, offset + 1)
             kept.append(event)
         return kept, dropped, gaps
+
+    def overdue(
+        self, generation: int | None, assigned: Set[TP], after_s: float
+    ) -> list[tuple[Gap, int]]:
+        """Gaps of ``assigned`` partitions in ``generation`` still open
+        ``after_s`` after the consumer was last moved back, each with how
+        often it was; they count as moved back again now."""
+        now = self._clock()
+        found: list[tuple[Gap, int]] = []
+        for tp, known in self._next.items():
+            if known.gap is None or known.generation != generation or tp not in assigned:
+                continue
+            if now - known.sought < after_s:
+                continue
+            known.sought, known.tries = now, known.tries + 1
+            found.append((known.gap, known.tries))
+        return found
 
     def jump(self, gap: Gap, to: int) -> None:
         """Take the offsets of ``gap`` before ``to`` as deleted (retention):

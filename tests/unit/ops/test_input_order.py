@@ -145,3 +145,63 @@ async def test_a_gap_the_retention_deleted_reads_on_from_the_earliest(metrics: _
     assert consumer.seeks == [(A, 500)] and metrics.errors == []
     kept, _, gaps = order.sort(_events((A, 500), (A, 501)), {})
     assert (len(kept), gaps) == (2, [])
+
+
+def test_a_gap_left_open_is_reported_again_while_its_partition_is_held() -> None:
+    clock = [100.0]
+    order = InputOrder(clock=lambda: clock[0])
+    order.sort(_events((A, 35), (B, 7)), {})
+    order.sort(_events((A, 37), (B, 9)), {})
+    assert order.overdue(3, {A, B}, 5.0) == []  # just moved back
+    clock[0] = 106.0
+    found = order.overdue(3, {A, B}, 5.0)
+    assert [(str(gap), tries) for gap, tries in found] == [
+        ("news.clean:0 offsets 36-36", 2),
+        ("news.clean:1 offsets 8-8", 2),
+    ]
+    clock[0] = 112.0
+    # Not for a partition given up, nor from an earlier generation.
+    assert [g.tp for g, _ in order.overdue(3, {B}, 5.0)] == [B]
+    clock[0] = 118.0
+    assert order.overdue(4, {A, B}, 5.0) == []
+    # Filled: nothing more to report.
+    order.sort(_events((A, 36), (B, 8)), {})
+    clock[0] = 130.0
+    assert order.overdue(3, {A, B}, 5.0) == []
+
+
+class _GuardedConsumer(_Consumer):
+    def assignment(self) -> set[TP]:
+        return {A}
+
+
+class _App:
+    def __init__(self, consumer: _GuardedConsumer) -> None:
+        self.consumer = consumer
+        self.consumer_generation_id = 3
+        self.rebalancing = False
+
+
+def _guard(order: InputOrder) -> tuple[Any, list[str], _GuardedConsumer]:
+    restarts: list[str] = []
+    consumer = _GuardedConsumer({A: 0})
+    app = _App(consumer)
+    kafka._ORDERS[app] = [order]  # type: ignore[index]
+    metrics = SimpleNamespace(error=restarts.append, signs_of_life=0)
+    guard = kafka.StallGuard(app, metrics, restart=lambda: restarts.append("restart"))  # type: ignore[arg-type]
+    return guard, restarts, consumer
+
+
+async def test_the_guard_moves_back_again_then_restarts(metrics: _Metrics) -> None:
+    clock = [100.0]
+    order = InputOrder(clock=lambda: clock[0])
+    order.sort(_events((A, 35)), {})
+    order.sort(_events((A, 37)), {})  # moved back once by batches()
+    guard, restarts, consumer = _guard(order)
+    for step in range(1, 3):
+        clock[0] = 100.0 + 6 * step
+        assert not await guard._refill()
+    assert consumer.seeks == [(A, 36), (A, 36)] and restarts == []
+    clock[0] = 130.0
+    assert await guard._refill()
+    assert restarts == ["skipped-input", "restart"]
