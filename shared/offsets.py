@@ -20,6 +20,9 @@ after it already on their way are dropped as well, until the missing one
 comes. A gap the topic's retention explains (a consumer that fell behind
 it) is jumped. Messages read twice (the same fetch delivered again) are let
 through: every stage handles a redelivery as it would after a crash.
+
+Only for topics whose offsets have no holes: a compacted topic's do (the
+fetcher reads ``news.feeds``, the one compacted input, without batches).
 """
 
 from __future__ import annotations
