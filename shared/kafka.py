@@ -553,6 +553,14 @@ class StallGuard(Service):
 
     @Service.timer(5.0)
     async def _check(self) -> None:
+        try:
+            await self._checks()
+        except Exception:
+            # A guard that crashes takes its worker down with it (seen in CI:
+            # a broker restarting refused the guard's own client).
+            log.warning("stall guard check failed; next in 5 s", exc_info=True)
+
+    async def _checks(self) -> None:
         if await self._wedged():
             return
         if await self._recovery_stalled():
@@ -567,7 +575,10 @@ class StallGuard(Service):
             return
         if await self._lost_tail(tps):
             return
-        self._behind, stuck = await self._unmoved(tps, self._behind)
+        try:
+            self._behind, stuck = await self._unmoved(tps, self._behind)
+        except Exception:  # the broker is away: nothing to judge a stall by
+            return
         if stuck:
             self._behind = {}
             self._rejoin("consumer stalled, rejoining the group", "consumer-stalled", stuck)
@@ -765,7 +776,11 @@ class BrokerEnds:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap, request_timeout_ms=10_000
             )
-            await consumer.start()
+            try:
+                await consumer.start()
+            except Exception:
+                await consumer.stop()
+                raise
             self._consumer = consumer
         try:
             found = await self._consumer.end_offsets([TopicPartition(t, p) for t, p in tps])

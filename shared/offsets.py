@@ -157,7 +157,11 @@ class BrokerCommits:
                 enable_auto_commit=False,
                 request_timeout_ms=10_000,
             )
-            await consumer.start()
+            try:
+                await consumer.start()
+            except Exception:
+                await consumer.stop()
+                raise
             self._consumer = consumer
         try:
             return {tp: await self._consumer.committed(TopicPartition(*tp)) for tp in tps}

@@ -105,6 +105,12 @@ async def test_a_recovery_still_reading_or_none_at_all_is_left_alone(
     assert rejoins == []
 
 
+class _App(SimpleNamespace):
+    """A stand-in app (weakly referable and hashable, as the guard's registries need)."""
+
+    __hash__ = object.__hash__
+
+
 def _wedge_guard(
     clock: list[float], ends: dict[TP, int] | None
 ) -> tuple[StallGuard, _Worker, list[str]]:
@@ -113,7 +119,7 @@ def _wedge_guard(
     consumer = _Consumer()
     consumer.assignment = lambda: {A, B}  # type: ignore[attr-defined]
     agent = SimpleNamespace(channel=SimpleNamespace(topics=("t",)))
-    app = SimpleNamespace(agents={"agent": agent}, consumer=consumer, rebalancing=False)
+    app = _App(agents={"agent": agent}, consumer=consumer, rebalancing=False)
     worker, restarts = _Worker(), []
 
     async def broker(tps: object) -> dict[TP, int]:
@@ -258,4 +264,18 @@ async def test_commits_that_move_or_a_batch_in_flight_are_no_lost_messages() -> 
     worker.in_flight = False
     clock[0] = 600.0
     assert not await guard._lost_tail([A, B])  # counted from the batch's end
+    assert restarts == []
+
+
+async def test_a_broker_that_refuses_the_guard_leaves_the_worker_running() -> None:
+    # Seen in CI: during a broker restart the guard's own client could not
+    # bootstrap, the guard's timer crashed, and the worker with it.
+    clock = [100.0]
+    guard, _, restarts = _wedge_guard(clock, None)  # the broker does not answer
+    guard._app.consumer._committed_offset = {}
+    guard._app.tables = SimpleNamespace(recovery=SimpleNamespace(in_recovery=False))
+    guard._app.consumer_generation_id = 3
+    for step in range(1, 4):
+        clock[0] = 100.0 + 30 * step
+        await guard._checks()
     assert restarts == []
