@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
@@ -14,8 +15,17 @@ A, B, C = TP("t", 0), TP("t", 1), TP("t", 2)
 
 
 def test_only_partitions_behind_their_end_are_watched() -> None:
-    behind = stalled_since({}, {A: 5, B: 9, C: None}, {A: 9, B: 9, C: 4}, now=100.0)
+    behind = stalled_since({}, {A: 5, B: 9}, {A: 9, B: 9}, now=100.0)
     assert behind == {A: (5, 100.0)}
+
+
+def test_a_partition_with_no_position_and_records_to_read_is_watched() -> None:
+    # Seen in CI: a recovery whose seeks never completed read nothing for
+    # 80 s; its partitions had no position at all, and went unwatched.
+    D = TP("t", 3)
+    behind = stalled_since({}, {C: None, D: None}, {C: 4, D: 0}, now=100.0)
+    assert behind == {C: (-1, 100.0)}
+    assert stalled_since(behind, {C: None}, {C: 4}, now=130.0) == {C: (-1, 100.0)}
 
 
 def test_an_unmoved_position_keeps_its_first_sighting() -> None:
@@ -279,3 +289,25 @@ async def test_a_broker_that_refuses_the_guard_leaves_the_worker_running() -> No
         clock[0] = 100.0 + 30 * step
         await guard._checks()
     assert restarts == []
+
+
+async def test_a_partition_without_a_position_is_not_waited_for() -> None:
+    # aiokafka's position() waits until there is one: the guard must not.
+    from shared.kafka import _position
+
+    class Hangs:
+        def __init__(self, valid: bool) -> None:
+            self.state = SimpleNamespace(has_valid_position=valid)
+            assignment = SimpleNamespace(state_value=lambda tp: self.state)
+            client = SimpleNamespace(
+                _subscription=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+            )
+            self._thread = SimpleNamespace(_ensure_consumer=lambda: client)
+
+        async def position(self, tp: TP) -> int:
+            if not self.state.has_valid_position:
+                await asyncio.Event().wait()  # for ever, as aiokafka's
+            return 7
+
+    assert await asyncio.wait_for(_position(Hangs(valid=False), A), 1.0) is None
+    assert await _position(Hangs(valid=True), A) == 7
