@@ -15,9 +15,10 @@ the one before it ended within one consumer generation, and that the first
 one after an assignment is the one at the group's committed offset (asked
 of the broker: a first message skipped and the next committed over it was
 seen too). A message past a gap is not handed over, nor acknowledged: the
-consumer is moved back to the gap (``Consumer.seek``) and the messages
+consumer is moved back to the gap (``Consumer.seek_wait``) and the messages
 after it already on their way are dropped as well, until the missing one
-comes. A gap the topic's retention explains (a consumer that fell behind
+comes; the stall guard moves back again while it does not
+(:meth:`InputOrder.overdue`). A gap the topic's retention explains (a consumer that fell behind
 it) is jumped. Messages read twice (the same fetch delivered again) are let
 through: every stage handles a redelivery as it would after a crash.
 
