@@ -15,7 +15,6 @@ every log line carries its topic, partitions and offsets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -45,7 +44,7 @@ from shared.metrics import (
     metrics_for,
 )
 from shared.models import Message
-from shared.offsets import BrokerCommits, Gap, InputOrder
+from shared.offsets import BrokerCommits, Gap, InputOrder, OwnClient
 from shared.settings import CommonSettings
 
 __all__ = [
@@ -761,41 +760,18 @@ class StallGuard(Service):
             await close()
 
 
-class BrokerEnds:
+class BrokerEnds(OwnClient):
     """End offsets asked of the broker over a client of the guard's own: a
-    wedged worker's consumer may not answer, or answer from stale state.
-    The client is kept between calls and made afresh after a failure."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
-        self._consumer: Any = None
+    wedged worker's consumer may not answer, or answer from stale state."""
 
     async def __call__(self, tps: Sequence[TP]) -> dict[TP, int]:
-        from aiokafka import AIOKafkaConsumer
         from aiokafka.structs import TopicPartition
 
-        if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap, request_timeout_ms=10_000
-            )
-            try:
-                await consumer.start()
-            except Exception:
-                await consumer.stop()
-                raise
-            self._consumer = consumer
-        try:
-            found = await self._consumer.end_offsets([TopicPartition(t, p) for t, p in tps])
-        except Exception:
-            await self.close()
-            raise
-        return {TP(tp.topic, tp.partition): end for tp, end in found.items()}
+        async def ends(consumer: Any) -> Any:
+            return await consumer.end_offsets([TopicPartition(t, p) for t, p in tps])
 
-    async def close(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
+        found = await self.ask(ends)
+        return {TP(tp.topic, tp.partition): end for tp, end in found.items()}
 
 
 async def _position(consumer: Any, tp: TP) -> int | None:

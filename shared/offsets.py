@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from faust.types import TP, EventT
 
-__all__ = ["BrokerCommits", "Gap", "InputOrder"]
+__all__ = ["BrokerCommits", "Gap", "InputOrder", "OwnClient"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,25 +140,23 @@ class InputOrder:
             known.offset, known.gap = to, None
 
 
-class BrokerCommits:
-    """A consumer group's committed offsets, asked of the broker over a
-    client of its own (kept between calls, made afresh after a failure)."""
+class OwnClient:
+    """A Kafka consumer of its own, for asking the broker what a worker's
+    consumer may not answer (or answer from stale state); kept between calls
+    and made afresh after a failure. It never subscribes, so never joins a group."""
 
-    def __init__(self, bootstrap: str, group: str) -> None:
+    def __init__(self, bootstrap: str, **options: Any) -> None:
         self._bootstrap = bootstrap
-        self._group = group
+        self._options = options
         self._consumer: Any = None
 
-    async def __call__(self, tps: Sequence[TP]) -> dict[TP, int | None]:
+    async def ask(self, call: Callable[[Any], Awaitable[T]]) -> T:
+        """``call(consumer)``, on the client started if need be."""
         from aiokafka import AIOKafkaConsumer
-        from aiokafka.structs import TopicPartition
 
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                group_id=self._group,
-                enable_auto_commit=False,
-                request_timeout_ms=10_000,
+                bootstrap_servers=self._bootstrap, request_timeout_ms=10_000, **self._options
             )
             try:
                 await consumer.start()
@@ -165,7 +165,7 @@ class BrokerCommits:
                 raise
             self._consumer = consumer
         try:
-            return {tp: await self._consumer.committed(TopicPartition(*tp)) for tp in tps}
+            return await call(self._consumer)
         except Exception:
             await self.close()
             raise
@@ -175,3 +175,18 @@ class BrokerCommits:
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+
+class BrokerCommits(OwnClient):
+    """A consumer group's committed offsets, asked of the broker."""
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        super().__init__(bootstrap, group_id=group, enable_auto_commit=False)
+
+    async def __call__(self, tps: Sequence[TP]) -> dict[TP, int | None]:
+        from aiokafka.structs import TopicPartition
+
+        async def committed(consumer: Any) -> dict[TP, int | None]:
+            return {tp: await consumer.committed(TopicPartition(*tp)) for tp in tps}
+
+        return await self.ask(committed)
